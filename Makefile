@@ -1,0 +1,38 @@
+# baton: a PostgreSQL extension in C++20, built with PGXS.
+#   make            build            make install   install into PG_CONFIG's tree
+#   make test       everything: packages, build, throwaway cluster, all suites
+#   make demo       the main story on a throwaway cluster
+#   make bench      performance against a plain-SQL baseline
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+
+EXTENSION  = baton
+MODULE_big = baton
+OBJS       = $(patsubst %.cpp,%.o,$(wildcard src/*.cpp))
+DATA       = $(wildcard sql/baton--*.sql)
+
+# pg_regress: one file per guarantee, in sql/ and expected/
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=.
+
+PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -fno-omit-frame-pointer
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+SHLIB_LINK  = -lstdc++
+
+# Debian's PGXS would compile LLVM bitcode with clang in C++14 mode.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# sql/ holds both the install scripts (baton--*.sql) and the regression
+# tests; keep the install scripts out of REGRESS.
+REGRESS := $(filter-out baton--%,$(REGRESS))
+
+$(OBJS): $(wildcard src/*.hpp)
+
+.PHONY: test demo
+test:
+	bash test/run.sh
+demo:
+	bash test/demo.sh

@@ -1,0 +1,117 @@
+#include "args.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+#include "datatype/timestamp.h"
+}
+
+namespace baton::args {
+
+constexpr int max_key_bytes = 512;
+constexpr int max_queue_chars = 63;
+
+bool is_null(FunctionCallInfo fcinfo, int i)
+{
+    return PG_ARGISNULL(i);
+}
+
+static void require(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    if (PG_ARGISNULL(i))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not be NULL", name);
+}
+
+static text *detoasted(FunctionCallInfo fcinfo, int i)
+{
+    return pg::call([&] { return PG_GETARG_TEXT_PP(i); });
+}
+
+Datum queue(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    require(fcinfo, i, name);
+    text *t = detoasted(fcinfo, i);
+    const char *s = VARDATA_ANY(t);
+    int len = VARSIZE_ANY_EXHDR(t);
+    bool ok = len >= 1 && len <= max_queue_chars;
+    for (int k = 0; ok && k < len; k++) {
+        char c = s[k];
+        ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == ':' || c == '-';
+    }
+    if (!ok)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: invalid %s name: a queue name is 1 to 63 characters of A-Z a-z 0-9 _ . : -",
+                    name);
+    return PointerGetDatum(t);
+}
+
+static Datum checked_key(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    text *t = detoasted(fcinfo, i);
+    int len = VARSIZE_ANY_EXHDR(t);
+    if (len < 1 || len > max_key_bytes)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: %s must be 1 to %d bytes long, got %d", name, max_key_bytes, len);
+    return PointerGetDatum(t);
+}
+
+Datum key(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    require(fcinfo, i, name);
+    return checked_key(fcinfo, i, name);
+}
+
+bool optional_key(FunctionCallInfo fcinfo, int i, const char *name, Datum *out)
+{
+    if (PG_ARGISNULL(i))
+        return false;
+    *out = checked_key(fcinfo, i, name);
+    return true;
+}
+
+int64 int8(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    require(fcinfo, i, name);
+    return PG_GETARG_INT64(i);
+}
+
+int32 int4_or(FunctionCallInfo fcinfo, int i, const char *name, int32 dflt, int32 lo, int32 hi)
+{
+    if (PG_ARGISNULL(i))
+        return dflt;
+    int32 v = PG_GETARG_INT32(i);
+    if (v < lo || v > hi)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be between %d and %d, got %d",
+                    name, lo, hi, v);
+    return v;
+}
+
+// Sign of an interval the way interval comparison sees it (a month is 30 days).
+static int interval_sign(const Interval *iv)
+{
+    __int128 span = static_cast<__int128>(iv->time) +
+                    static_cast<__int128>(iv->day) * USECS_PER_DAY +
+                    static_cast<__int128>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    return (span > 0) - (span < 0);
+}
+
+bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign sign, Datum *out)
+{
+    if (PG_ARGISNULL(i))
+        return false;
+    Interval *iv = PG_GETARG_INTERVAL_P(i);
+    int s = interval_sign(iv);
+    if (sign == Sign::positive && s <= 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be greater than zero", name);
+    if (sign == Sign::non_negative && s < 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must not be negative", name);
+    *out = PointerGetDatum(iv);
+    return true;
+}
+
+char *cstring(Datum t)
+{
+    return pg::call([&] { return text_to_cstring(DatumGetTextPP(t)); });
+}
+
+} // namespace baton::args

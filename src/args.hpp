@@ -1,0 +1,39 @@
+// Argument rules of the contract (docs/contract.md, "General rules"):
+// 22004 for a forbidden NULL, 22023 for any other bad value; the message
+// names the argument and the rule.
+#pragma once
+
+#include "pg_boundary.hpp"
+
+extern "C" {
+#include "utils/timestamp.h"
+}
+
+namespace baton::args {
+
+bool is_null(FunctionCallInfo fcinfo, int i);
+
+// A required text argument, checked as a queue name; returns the Datum.
+Datum queue(FunctionCallInfo fcinfo, int i, const char *name = "queue");
+
+// A key or worker/owner name: non-empty, at most 512 bytes. Required.
+Datum key(FunctionCallInfo fcinfo, int i, const char *name);
+
+// Like key(), but NULL is allowed: returns false when NULL.
+bool optional_key(FunctionCallInfo fcinfo, int i, const char *name, Datum *out);
+
+// Required non-NULL scalars.
+int64 int8(FunctionCallInfo fcinfo, int i, const char *name);
+
+// An int argument with a default (NULL means the default), in [lo, hi].
+int32 int4_or(FunctionCallInfo fcinfo, int i, const char *name, int32 dflt, int32 lo, int32 hi);
+
+enum class Sign { positive, non_negative };
+
+// An interval argument whose NULL means "the default": returns false then.
+bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign sign, Datum *out);
+
+// A text argument as a NUL-terminated C string (palloc'd).
+char *cstring(Datum text);
+
+} // namespace baton::args

@@ -1,0 +1,41 @@
+#include "jobs.hpp"
+#include "args.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "commands/async.h"
+#include "commands/sequence.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+}
+
+namespace baton::jobs {
+
+TimestampTz clock()
+{
+    return GetCurrentTimestamp();
+}
+
+Sequence::Sequence(const char *name)
+{
+    relid_ = pg::call([&] {
+        Oid nsp = get_namespace_oid("baton", false);
+        return get_relname_relid(name, nsp);
+    });
+    if (!OidIsValid(relid_))
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: sequence baton.%s is missing", name);
+}
+
+int64 Sequence::next() const
+{
+    Oid relid = relid_;
+    return pg::call([relid] { return nextval_internal(relid, false); });
+}
+
+void notify_due(Datum queue_text)
+{
+    char *queue = args::cstring(queue_text);
+    pg::call([queue] { Async_Notify("baton", queue); });
+}
+
+} // namespace baton::jobs

@@ -1,0 +1,95 @@
+// heartbeat and renew: only the owner of an unexpired lease extends it.
+// Both move lease_expires_at only (reclaim_after is lowered, never raised,
+// and normally stays as it is), so the update changes no indexed column.
+#include "args.hpp"
+#include "jobs.hpp"
+#include "spi.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/tuplestore.h"
+}
+
+using namespace baton;
+
+namespace {
+
+// Rows locked in ascending id order, like every multi-row lock in baton.
+spi::Statement extend_worker{
+    "UPDATE baton._jobs j"
+    "   SET lease_expires_at = $2 + coalesce($3, q.lease),"
+    "       reclaim_after = least(j.reclaim_after, $2 + coalesce($3, q.lease))"
+    "  FROM (SELECT id, queue FROM baton._jobs"
+    "         WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
+    "         ORDER BY id FOR NO KEY UPDATE) s, baton._queues q"
+    " WHERE j.id = s.id AND j.queue = s.queue AND q.queue = j.queue"
+    " RETURNING j.id, j.lease_token, j.lease_expires_at",
+    3, {TEXTOID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
+
+// Lock first, by token only: a renew racing a takeover waits for it and
+// then finds the token gone. The expiry is checked once the lock is held.
+spi::Statement lock_owned{
+    "SELECT j.lease_expires_at, coalesce($3, q.lease) FROM baton._jobs j"
+    "  JOIN baton._queues q ON q.queue = j.queue"
+    " WHERE j.id = $1 AND j.lease_token = $2 AND j.state = 'running'"
+    "   FOR NO KEY UPDATE OF j",
+    3, {INT8OID, INT8OID, INTERVALOID}, nullptr};
+
+spi::Statement extend_one{
+    "UPDATE baton._jobs SET lease_expires_at = $3 + $4,"
+    "       reclaim_after = least(reclaim_after, $3 + $4)"
+    " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
+    " RETURNING lease_expires_at",
+    4, {INT8OID, INT8OID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
+
+} // namespace
+
+BATON_FUNCTION(baton_heartbeat)
+{
+    Datum worker = args::key(fcinfo, 0, "worker");
+    Datum lease = 0;
+    bool has_lease = args::optional_interval(fcinfo, 1, "lease", args::Sign::positive, &lease);
+
+    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+    spi::connect();
+    uint64 rows = spi::exec(extend_worker, spi::Args()
+                                               .add(worker)
+                                               .add(TimestampTzGetDatum(jobs::clock()))
+                                               .add_maybe(!has_lease, lease));
+    for (uint64 r = 0; r < rows; r++) {
+        Datum values[3] = {spi::value(r, 0), spi::value(r, 1), spi::value(r, 2)};
+        bool nulls[3] = {false, false, false};
+        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+    }
+    spi::finish();
+    return (Datum) 0;
+}
+
+BATON_FUNCTION(baton_renew)
+{
+    int64 id = args::int8(fcinfo, 0, "id");
+    int64 token = args::int8(fcinfo, 1, "lease_token");
+    Datum lease = 0;
+    bool has_lease = args::optional_interval(fcinfo, 2, "lease", args::Sign::positive, &lease);
+
+    spi::connect();
+    Datum ids[2] = {Int64GetDatum(id), Int64GetDatum(token)};
+    if (spi::exec(lock_owned, spi::Args().add(ids[0]).add(ids[1]).add_maybe(!has_lease, lease)) == 0) {
+        spi::finish();
+        PG_RETURN_NULL();
+    }
+    TimestampTz expires = DatumGetTimestampTz(spi::value(0, 0));
+    Datum effective_lease = spi::value(0, 1);
+    TimestampTz now = jobs::clock();
+    if (expires <= now) {  // the lease is the only truth
+        spi::finish();
+        PG_RETURN_NULL();
+    }
+    spi::exec(extend_one, spi::Args().add(ids[0]).add(ids[1]).add(TimestampTzGetDatum(now)).add(effective_lease));
+    TimestampTz renewed = DatumGetTimestampTz(spi::value(0, 0));
+    spi::finish();
+    PG_RETURN_TIMESTAMPTZ(renewed);
+}

@@ -1,0 +1,61 @@
+// run_entry(): the catch-all between Postgres and baton's C++ code.
+#include "pg_boundary.hpp"
+
+#include <cstdarg>
+#include <cstdio>
+#include <new>
+
+extern "C" {
+#include "utils/elog.h"
+PG_MODULE_MAGIC;
+}
+
+namespace baton {
+
+Error::Error(int sqlstate, const char *fmt, ...) : sqlstate_(sqlstate)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message_, sizeof message_, fmt, ap);
+    va_end(ap);
+}
+
+// Raised outside any catch block: ereport() longjmps, and a longjmp out of a
+// catch handler would leave the C++ runtime's exception state behind.
+static void raise(int sqlstate, const char *message) pg_attribute_noreturn();
+static void raise(int sqlstate, const char *message)
+{
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
+    pg_unreachable();
+}
+
+Datum run_entry(FunctionCallInfo fcinfo, EntryBody body)
+{
+    // Filled inside the handlers without calling Postgres.
+    static char message[512];
+    ErrorData *pg_error = nullptr;
+    int sqlstate = 0;
+
+    try {
+        return body(fcinfo);
+    } catch (const PgError &e) {
+        pg_error = e.edata;
+    } catch (const Error &e) {
+        sqlstate = e.sqlstate();
+        snprintf(message, sizeof message, "%s", e.what());
+    } catch (const std::bad_alloc &) {
+        sqlstate = ERRCODE_OUT_OF_MEMORY;
+        snprintf(message, sizeof message, "baton: out of memory");
+    } catch (const std::exception &e) {
+        sqlstate = ERRCODE_INTERNAL_ERROR;
+        snprintf(message, sizeof message, "baton: internal error: %s", e.what());
+    } catch (...) {
+        sqlstate = ERRCODE_INTERNAL_ERROR;
+        snprintf(message, sizeof message, "baton: internal error: unknown C++ exception");
+    }
+    if (pg_error)
+        ReThrowError(pg_error);
+    raise(sqlstate, message);
+}
+
+} // namespace baton

@@ -1,0 +1,81 @@
+#include "spi.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+}
+
+namespace baton::spi {
+
+void connect()
+{
+    int rc = pg::call([] { return SPI_connect(); });
+    if (rc != SPI_OK_CONNECT)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+void finish()
+{
+    int rc = pg::call([] { return SPI_finish(); });
+    if (rc != SPI_OK_FINISH)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: SPI_finish failed: %s", SPI_result_code_string(rc));
+}
+
+static void prepare(Statement &stmt)
+{
+    SPIPlanPtr plan = pg::call([&] {
+        SPIPlanPtr p = SPI_prepare(stmt.sql, stmt.nargs, stmt.argtypes);
+        if (p != nullptr && SPI_keepplan(p) != 0)
+            p = nullptr;
+        return p;
+    });
+    if (plan == nullptr)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: could not prepare statement: %s",
+                    SPI_result_code_string(SPI_result));
+    stmt.plan = plan;
+}
+
+uint64 exec(Statement &stmt, const Args &args)
+{
+    if (args.count != stmt.nargs)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: statement takes %d arguments, got %d",
+                    stmt.nargs, args.count);
+    if (stmt.plan == nullptr)
+        prepare(stmt);
+    int rc = pg::call([&] {
+        return SPI_execute_plan(stmt.plan, const_cast<Datum *>(args.values), args.nulls,
+                                false, 0);
+    });
+    if (rc < 0)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: statement failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+}
+
+Datum value(uint64 row, int col, bool *isnull)
+{
+    return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, isnull);
+}
+
+Datum value(uint64 row, int col)
+{
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    if (isnull)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: unexpected NULL in result column %d", col + 1);
+    return d;
+}
+
+Datum int8_array(const std::vector<int64> &v)
+{
+    const int64 *data = v.data();
+    int count = static_cast<int>(v.size());
+    return pg::call([data, count] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
+        for (int k = 0; k < count; k++)
+            elems[k] = Int64GetDatum(data[k]);
+        return PointerGetDatum(construct_array(elems, count, INT8OID, sizeof(int64),
+                                               FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
+}
+
+} // namespace baton::spi

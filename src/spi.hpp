@@ -1,0 +1,59 @@
+// Prepared SPI statements: parsed and planned once per backend, kept for its
+// life (Postgres revalidates them after DDL). Every call goes through
+// pg::call, so callers may hold C++ objects.
+#pragma once
+
+#include "pg_boundary.hpp"
+
+#include <vector>
+
+extern "C" {
+#include "executor/spi.h"
+}
+
+namespace baton::spi {
+
+constexpr int max_args = 10;
+
+struct Statement {
+    const char *sql;
+    int nargs;
+    Oid argtypes[max_args];
+    SPIPlanPtr plan;  // nullptr until first use
+};
+
+// Parameter values for one execution.
+struct Args {
+    Datum values[max_args];
+    char nulls[max_args];
+    int count = 0;
+
+    Args &add(Datum d)
+    {
+        values[count] = d;
+        nulls[count++] = ' ';
+        return *this;
+    }
+    Args &add_null()
+    {
+        values[count] = 0;
+        nulls[count++] = 'n';
+        return *this;
+    }
+    Args &add_maybe(bool isnull, Datum d) { return isnull ? add_null() : add(d); }
+};
+
+void connect();
+void finish();
+
+// Runs the statement; returns the number of rows processed or returned.
+uint64 exec(Statement &stmt, const Args &args);
+
+// Column `col` (0-based) of row `row` of the last result.
+Datum value(uint64 row, int col, bool *isnull);
+Datum value(uint64 row, int col);  // the column must not be NULL
+
+// A palloc'd int8[] holding v, for an int8[] parameter.
+Datum int8_array(const std::vector<int64> &v);
+
+} // namespace baton::spi

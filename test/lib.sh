@@ -1,0 +1,75 @@
+# Shared by test/run.sh and test/demo.sh: packages, build, throwaway cluster.
+# Source it; it defines functions and sets nothing else.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PG_BIN/pg_config
+export PG_CONFIG
+
+# Debian packages a fresh Debian 12 machine lacks (see docs/development.md).
+BATON_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+  libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
+  python3 python3-psycopg2 make g++"
+
+ensure_packages() {
+  local missing=() p
+  for p in $BATON_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "baton: missing packages: ${missing[*]} (run as root to install them)" >&2
+    return 1
+  fi
+  echo "== installing ${missing[*]}"
+  apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build_and_install() {
+  echo "== building and installing baton"
+  make -s PG_CONFIG="$PG_CONFIG" >/dev/null && make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+# Runs a command as the postgres user (initdb and the server refuse root).
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  local port
+  for port in $(seq 54330 54399); do
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || { echo "$port"; return; }
+  done
+  return 1
+}
+
+# cluster_start NAME: a new cluster on loopback with its own socket
+# directory; exports PGHOST, PGPORT, PGUSER and CLUSTER_DIR, CLUSTER_LOG.
+cluster_start() {
+  CLUSTER_DIR=$(mktemp -d "/tmp/baton-$1.XXXXXX")
+  chmod 755 "$CLUSTER_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres: "$CLUSTER_DIR"
+  CLUSTER_LOG=$CLUSTER_DIR/server.log
+  PGPORT=$(free_port) || { echo "baton: no free port" >&2; return 1; }
+  as_postgres "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres -A trust >/dev/null || return 1
+  cat >>"$CLUSTER_DIR/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$CLUSTER_DIR'
+max_connections = 200
+log_min_messages = warning
+CONF
+  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start >/dev/null || {
+    cat "$CLUSTER_LOG" >&2; return 1; }
+  export PGHOST=$CLUSTER_DIR PGPORT PGUSER=postgres CLUSTER_DIR CLUSTER_LOG
+  echo "== cluster on 127.0.0.1:$PGPORT ($CLUSTER_DIR)"
+}
+
+cluster_stop() {
+  [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
+  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1
+}
+
+cluster_restart() {
+  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -m fast -w restart >/dev/null
+}

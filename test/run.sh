@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# make test: install what is missing, build, start a throwaway cluster, run
+# every suite (pg_regress, isolation, pgTAP, stress), stop the cluster, scan
+# its log for crashed backends, and end with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+ensure_packages || exit 1
+build_and_install || exit 1
+cluster_start test || exit 1
+trap cluster_stop EXIT
+
+PGXS_DIR=$(dirname "$($PG_CONFIG --pgxs)")/..
+passed=0
+failed=0
+failures=()
+
+# pg_regress and pg_isolation_regress print "name ... ok" or "... FAILED".
+tally_regress() {  # $1 = suite, $2 = its output file
+  local ok bad
+  ok=$(grep -cE '\.\.\. ok' "$2")
+  bad=$(grep -cE '\.\.\. (FAILED|failed)' "$2")
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  ((bad)) && failures+=("$1: $(grep -E '\.\.\. (FAILED|failed)' "$2" | awk '{print $1}' | xargs)")
+  return 0
+}
+
+echo "== pg_regress"
+tests=$(ls sql/*.sql | xargs -n1 basename | sed 's/\.sql$//' | grep -v '^baton--')
+rm -rf results
+"$PGXS_DIR/src/test/regress/pg_regress" --bindir="$PG_BIN" --inputdir=. \
+  --dbname=baton_regress --load-extension=baton $tests | tee /tmp/baton-regress.out
+[ -f regression.diffs ] && cat regression.diffs
+tally_regress pg_regress /tmp/baton-regress.out
+
+echo "== isolation"
+specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename | sed 's/\.spec$//')
+rm -rf output_iso
+if [ -n "$specs" ]; then
+  "$PGXS_DIR/src/test/isolation/pg_isolation_regress" --bindir="$PG_BIN" \
+    --inputdir=test/isolation --outputdir=output_iso --dbname=baton_isolation \
+    --load-extension=baton $specs | tee /tmp/baton-isolation.out
+  [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
+  tally_regress isolation /tmp/baton-isolation.out
+fi
+
+echo "== pgTAP"
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS baton_tap" -c "CREATE DATABASE baton_tap" >/dev/null
+psql -q -X -d baton_tap -c "CREATE EXTENSION baton" -c "CREATE EXTENSION pgtap" >/dev/null
+tap_files=$(ls test/pgtap/*.sql 2>/dev/null)
+if [ -n "$tap_files" ]; then
+  pg_prove -d baton_tap $tap_files 2>&1 | tee /tmp/baton-pgtap.out
+  # Each assertion counts; a file that died before its plan counts as one failure.
+  tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' /tmp/baton-pgtap.out)
+  tap_failed=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' /tmp/baton-pgtap.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+  tap_died=$(grep -cE 'Dubious|No subtests run|Bad plan' /tmp/baton-pgtap.out)
+  passed=$((passed + ${tap_total:-0} - tap_failed))
+  failed=$((failed + tap_failed + tap_died))
+  ((tap_failed + tap_died)) && failures+=("pgTAP: $(grep -E '^test/pgtap/.*(Failed|Dubious|Bad|No subtests)' /tmp/baton-pgtap.out | awk '{print $1}' | sort -u | xargs)")
+  grep -q '^Result: PASS' /tmp/baton-pgtap.out || ((tap_failed + tap_died)) || { failed=$((failed + 1)); failures+=("pgTAP: pg_prove did not pass"); }
+fi
+
+echo "== stress"
+for t in test/stress/*.py test/stress/*.sh; do
+  [ -f "$t" ] || continue
+  echo "-- $t"
+  case "$t" in
+    *.py) /usr/bin/python3 "$t" ;;
+    *.sh) bash "$t" ;;
+  esac
+  if [ $? = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("stress: $t"); fi
+done
+
+cluster_stop
+trap - EXIT
+echo "== server log"
+if grep -E 'terminated by signal|PANIC' "$CLUSTER_LOG"; then
+  failed=$((failed + 1))
+  failures+=("server log: a backend crashed (see $CLUSTER_LOG)")
+else
+  echo "no backend crashed"
+  passed=$((passed + 1))
+fi
+
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+((failed == 0))
