@@ -13,7 +13,11 @@ DATA       = $(wildcard sql/baton--*.sql)
 
 # pg_regress: one file per guarantee, in sql/ and expected/
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=.
+REGRESS_OPTS = --inputdir=. --load-extension=baton
+
+# isolation specs: test/isolation/specs and test/isolation/expected
+ISOLATION      = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=baton
 
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -fno-omit-frame-pointer
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
