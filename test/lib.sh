@@ -70,6 +70,10 @@ cluster_stop() {
   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1
 }
 
+cluster_remove() {
+  [ -n "${CLUSTER_DIR:-}" ] && rm -rf "$CLUSTER_DIR"
+}
+
 cluster_restart() {
   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -m fast -w restart >/dev/null
 }

@@ -84,6 +84,7 @@ else
   passed=$((passed + 1))
 fi
 
+((failed == 0)) && cluster_remove
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -7,8 +7,9 @@ checks can never disagree with what baton granted.
 
 Jobs listed in --hold are the demo's victims: the worker prints "holding",
 writes a marker file for demo.sh (which then kills or freezes it) and works
-on them for HOLD_SECONDS. Jobs with n % 100 == 0 are long too: they outlive
-the lease and survive only because the worker heartbeats.
+on them for HOLD_SECONDS (first attempt only: whoever reclaims the job just
+does it). Jobs with n % 100 == 0 are long too: they outlive the lease and
+survive only because the worker heartbeats.
 """
 import argparse
 import os
@@ -51,9 +52,9 @@ def write_marker(directory, job_id, n, token):
     os.rename(path + ".tmp", path)
 
 
-def work(cur, args, worker, job_id, n, token):
+def work(cur, args, worker, job_id, n, token, attempt):
     """Pretend to work; heartbeat while the job outlives a fraction of its lease."""
-    if n in args.hold:
+    if n in args.hold and attempt == 1:
         say(args.label, f"holding job {job_id} (n={n}, token {token}) for {HOLD_SECONDS:.0f} s")
         write_marker(args.markers, job_id, n, token)
         seconds = HOLD_SECONDS
@@ -117,7 +118,7 @@ def main():
         job_id, n, token, attempt = row
         if attempt > 1:
             say(args.label, f"reclaimed job {job_id} (n={n}): attempt {attempt}, new token {token}")
-        work(cur, args, worker, job_id, n, token)
+        work(cur, args, worker, job_id, n, token, attempt)
         done += complete(cur, args, worker, job_id, n, token)
     else:
         say(args.label, f"gave up after {MAX_RUNTIME:.0f} s")
