@@ -233,6 +233,11 @@ RETURNS bigint
 LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'baton_enqueue';
 
+CREATE FUNCTION baton.enqueue_batch(queue text, jobs jsonb, on_conflict text DEFAULT 'keep')
+RETURNS TABLE (ord int, id bigint, inserted boolean)
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_enqueue_batch';
+
 CREATE FUNCTION baton.claim(queue text, worker text, n int DEFAULT 1,
                             lease interval DEFAULT NULL)
 RETURNS SETOF baton.claimed_job
@@ -255,6 +260,19 @@ CREATE FUNCTION baton.complete(id bigint, lease_token bigint, result jsonb DEFAU
 RETURNS boolean
 LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'baton_complete';
+
+CREATE FUNCTION baton.complete_batch(ids bigint[], lease_tokens bigint[])
+RETURNS SETOF bigint
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_complete_batch';
+
+CREATE FUNCTION baton.complete_and_claim(ids bigint[], lease_tokens bigint[], queue text,
+                                         worker text, n int DEFAULT 1,
+                                         lease interval DEFAULT NULL)
+RETURNS SETOF baton.claimed_job
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1
+AS 'MODULE_PATHNAME', 'baton_complete_and_claim';
 
 CREATE FUNCTION baton.fail(id bigint, lease_token bigint, error text DEFAULT NULL,
                            retry_in interval DEFAULT NULL)
@@ -301,6 +319,16 @@ BEGIN
     PERFORM pg_notify('baton', q);
     RETURN true;
 END $$;
+
+-------------------------------------------------------------------------------
+-- Sorted upsert into the caller's own tables: runs with the caller's rights.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION baton.sorted_upsert(target regclass, conflict_columns text[], rows jsonb,
+                                    update_columns text[] DEFAULT NULL)
+RETURNS TABLE (ord int, inserted boolean)
+LANGUAGE c VOLATILE SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_sorted_upsert';
 
 -- Tests the C++/Postgres boundary itself (granted to nobody).
 CREATE FUNCTION baton._boundary_selftest(what text)

@@ -91,21 +91,11 @@ std::vector<Candidate> fetch(spi::Statement &stmt, Datum queue, TimestampTz now,
 } // namespace
 } // namespace baton
 
-using namespace baton;
+namespace baton::jobs {
 
-BATON_FUNCTION(baton_claim)
+void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease, Datum lease)
 {
-    Datum queue = args::queue(fcinfo, 0);
-    Datum worker = args::key(fcinfo, 1, "worker");
-    int32 n = args::int4_or(fcinfo, 2, "n", 1, 1, 1000);
-    Datum lease = 0;
-    bool has_lease = args::optional_interval(fcinfo, 3, "lease", args::Sign::positive, &lease);
-
-    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
-    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-
-    spi::connect();
-    jobs::Sequence tokens = jobs::tokens();
+    Sequence tokens = jobs::tokens();
     int remaining = n;
     int claimed = 0;
     for (;;) {
@@ -164,6 +154,58 @@ BATON_FUNCTION(baton_claim)
     }
     if (claimed == 0 && spi::exec(queue_exists, spi::Args().add(queue)) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+}
+
+} // namespace baton::jobs
+
+using namespace baton;
+
+namespace {
+
+struct ClaimArgs {
+    Datum queue, worker, lease;
+    int32 n;
+    bool has_lease;
+};
+
+ClaimArgs claim_args(FunctionCallInfo fcinfo, int first)
+{
+    ClaimArgs a;
+    a.queue = args::queue(fcinfo, first);
+    a.worker = args::key(fcinfo, first + 1, "worker");
+    a.n = args::int4_or(fcinfo, first + 2, "n", 1, 1, 1000);
+    a.lease = 0;
+    a.has_lease = args::optional_interval(fcinfo, first + 3, "lease", args::Sign::positive, &a.lease);
+    return a;
+}
+
+ReturnSetInfo *materialize(FunctionCallInfo fcinfo)
+{
+    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
+    return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+}
+
+} // namespace
+
+BATON_FUNCTION(baton_claim)
+{
+    ClaimArgs a = claim_args(fcinfo, 0);
+    ReturnSetInfo *rsinfo = materialize(fcinfo);
+    spi::connect();
+    jobs::claim_into(rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
+    spi::finish();
+    return (Datum) 0;
+}
+
+// A worker's loop in one round trip and one commit.
+BATON_FUNCTION(baton_complete_and_claim)
+{
+    jobs::Fenced done = jobs::fenced_args(fcinfo, 0);
+    ClaimArgs a = claim_args(fcinfo, 2);
+    ReturnSetInfo *rsinfo = materialize(fcinfo);
+    spi::connect();
+    jobs::complete_many(done);
+    jobs::claim_into(rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
     spi::finish();
     return (Datum) 0;
 }

@@ -121,3 +121,360 @@ BATON_FUNCTION(baton_enqueue)
     spi::finish();
     PG_RETURN_INT64(id);
 }
+
+// ---------------------------------------------------------------------------
+// enqueue_batch: many jobs in one call. Every lock it takes, for keys it
+// inserts and keys it replaces alike, is taken in unique-key byte order
+// (COLLATE "C"), keyless rows after in input order: two batches with
+// overlapping keys wait for each other and never deadlock.
+// ---------------------------------------------------------------------------
+
+#include "json.hpp"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/tuplestore.h"
+}
+
+namespace {
+
+constexpr int max_batch = 10000;
+constexpr int max_key_bytes = 512;
+
+spi::Statement insert_batch{
+    "INSERT INTO baton._jobs (id, queue, state, priority, run_at, max_attempts,"
+    "                         unique_key, concurrency_key, enqueued_at, payload)"
+    " SELECT u.id, q.queue, 'ready', u.priority, u.run_at, q.max_attempts,"
+    "        u.unique_key, u.concurrency_key, $3, u.payload"
+    "   FROM baton._queues q,"
+    "        unnest($2::int8[], $4::int4[], $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[])"
+    "          WITH ORDINALITY AS u(id, priority, run_at, unique_key, concurrency_key, payload, ord)"
+    "  WHERE q.queue = $1"
+    "  ORDER BY u.ord"
+    " ON CONFLICT (queue, unique_key)"
+    "   WHERE state IN ('ready', 'running') AND unique_key IS NOT NULL DO NOTHING"
+    " RETURNING id",
+    8, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
+        TEXTARRAYOID, JSONBARRAYOID}, nullptr};
+
+// `replace`: lock the ready holders of the keys, in key byte order.
+spi::Statement lock_ready_keys{
+    "SELECT id, unique_key FROM baton._jobs"
+    " WHERE queue = $1 AND unique_key = ANY ($2) AND state = 'ready'"
+    " ORDER BY unique_key COLLATE \"C\""
+    " FOR NO KEY UPDATE",
+    2, {TEXTOID, TEXTARRAYOID}, nullptr};
+
+// The rows are locked already: the join order does not matter here.
+spi::Statement replace_locked{
+    "UPDATE baton._jobs j SET payload = u.payload, run_at = u.run_at,"
+    "       priority = u.priority, concurrency_key = u.concurrency_key"
+    "  FROM unnest($2::int8[], $3::jsonb[], $4::timestamptz[], $5::int4[], $6::text[])"
+    "         AS u(id, payload, run_at, priority, concurrency_key)"
+    " WHERE j.id = u.id AND j.queue = $1",
+    6, {TEXTOID, INT8ARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID}, nullptr};
+
+// `keep`, and running holders under `replace`: read, never locked.
+spi::Statement find_holders{
+    "SELECT id, unique_key FROM baton._jobs"
+    " WHERE queue = $1 AND unique_key = ANY ($2) AND state IN ('ready', 'running')",
+    2, {TEXTOID, TEXTARRAYOID}, nullptr};
+
+struct BatchRow {
+    int ord;  // 1-based input position
+    Datum payload;
+    TimestampTz run_at;
+    int32 priority;
+    bool has_key;
+    std::string key;
+    Datum key_text;
+    bool has_concurrency;
+    Datum concurrency_text;
+    // the outcome
+    int64 id = 0;
+    bool inserted = false;
+    bool resolved = false;
+};
+
+[[noreturn]] void bad_field(int ord, const std::string &field, const char *rule)
+{
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: jobs element %d: %s %s", ord, field.c_str(), rule);
+}
+
+TimestampTz parse_run_at(int ord, const JsonbValue &v)
+{
+    if (v.type != jbvString)
+        bad_field(ord, "run_at", "must be a timestamp string");
+    char *s = pg::call([&] { return pnstrdup(v.val.string.val, v.val.string.len); });
+    TimestampTz t;
+    try {
+        t = DatumGetTimestampTz(pg::call([&] {
+            return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid),
+                                       Int32GetDatum(-1));
+        }));
+    } catch (const PgError &) {
+        bad_field(ord, "run_at", "is not a valid timestamp");
+    }
+    if (TIMESTAMP_NOT_FINITE(t))
+        bad_field(ord, "run_at", "must be finite");
+    return t;
+}
+
+int32 parse_priority(int ord, const JsonbValue &v)
+{
+    if (v.type != jbvNumeric)
+        bad_field(ord, "priority", "must be an integer");
+    Numeric num = v.val.numeric;
+    char *s = pg::call([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num))); });
+    char *end = nullptr;
+    errno = 0;
+    long long value = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || value < PG_INT32_MIN || value > PG_INT32_MAX)
+        bad_field(ord, "priority", "must be an integer between -2147483648 and 2147483647");
+    return static_cast<int32>(value);
+}
+
+Datum parse_key(int ord, const std::string &field, const JsonbValue &v, std::string *bytes)
+{
+    if (v.type != jbvString)
+        bad_field(ord, field, "must be a string");
+    if (v.val.string.len < 1 || v.val.string.len > max_key_bytes)
+        bad_field(ord, field, "must be 1 to 512 bytes long");
+    if (bytes)
+        bytes->assign(v.val.string.val, v.val.string.len);
+    return json::to_text(v);
+}
+
+std::vector<BatchRow> parse_batch(Datum jobs_json, TimestampTz now, Datum empty_payload)
+{
+    std::vector<json::Object> objects = json::objects(jobs_json, "jobs", max_batch);
+    std::vector<BatchRow> rows;
+    rows.reserve(objects.size());
+    int ord = 0;
+    for (const json::Object &obj : objects) {
+        BatchRow r{++ord, empty_payload, now, 0, false, {}, 0, false, 0};
+        for (const json::Field &f : obj) {
+            if (f.value.type == jbvNull)
+                continue;  // null counts as absent
+            if (f.key == "payload")
+                r.payload = json::to_jsonb(f.value);
+            else if (f.key == "run_at")
+                r.run_at = parse_run_at(ord, f.value);
+            else if (f.key == "priority")
+                r.priority = parse_priority(ord, f.value);
+            else if (f.key == "unique_key")
+                r.key_text = parse_key(ord, f.key, f.value, &r.key), r.has_key = true;
+            else if (f.key == "concurrency_key")
+                r.concurrency_text = parse_key(ord, f.key, f.value, nullptr), r.has_concurrency = true;
+            else
+                bad_field(ord, f.key, "is not a job field (payload, run_at, priority, unique_key, concurrency_key)");
+        }
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+// Byte order of the keys (COLLATE "C"), then input order; keyless rows last.
+bool lock_order(const BatchRow *a, const BatchRow *b)
+{
+    if (a->has_key != b->has_key)
+        return a->has_key;
+    if (a->has_key && a->key != b->key)
+        return a->key < b->key;  // std::string compares unsigned bytes
+    return a->ord < b->ord;
+}
+
+Datum key_array(const std::vector<BatchRow *> &rows)
+{
+    std::vector<Datum> v;
+    for (BatchRow *r : rows)
+        v.push_back(r->key_text);
+    return spi::array(TEXTOID, v, std::vector<bool>(v.size(), false));
+}
+
+// Inserts `pending` in order; marks the rows that went in.
+void insert_pending(Datum queue, TimestampTz now, const std::vector<BatchRow *> &pending, jobs::Sequence &ids)
+{
+    size_t n = pending.size();
+    std::vector<Datum> id(n), pri(n), run(n), key(n), conc(n), payload(n);
+    std::vector<bool> no(n, false), key_null(n), conc_null(n);
+    std::map<int64, BatchRow *> by_id;
+    for (size_t k = 0; k < n; k++) {
+        BatchRow *r = pending[k];
+        int64 new_id = ids.next();
+        by_id[new_id] = r;
+        id[k] = Int64GetDatum(new_id);
+        pri[k] = Int32GetDatum(r->priority);
+        run[k] = TimestampTzGetDatum(r->run_at);
+        key[k] = r->key_text;
+        key_null[k] = !r->has_key;
+        conc[k] = r->concurrency_text;
+        conc_null[k] = !r->has_concurrency;
+        payload[k] = r->payload;
+    }
+    uint64 rows = spi::exec(insert_batch, spi::Args()
+                                              .add(queue)
+                                              .add(spi::array(INT8OID, id, no))
+                                              .add(TimestampTzGetDatum(now))
+                                              .add(spi::array(INT4OID, pri, no))
+                                              .add(spi::array(TIMESTAMPTZOID, run, no))
+                                              .add(spi::array(TEXTOID, key, key_null))
+                                              .add(spi::array(TEXTOID, conc, conc_null))
+                                              .add(spi::array(JSONBOID, payload, no)));
+    for (uint64 k = 0; k < rows; k++) {
+        BatchRow *r = by_id.at(DatumGetInt64(spi::value(k, 0)));
+        r->id = DatumGetInt64(spi::value(k, 0));
+        r->inserted = r->resolved = true;
+    }
+}
+
+// Maps key -> row for the rows still unresolved.
+std::map<std::string, BatchRow *> by_key(const std::vector<BatchRow *> &rows)
+{
+    std::map<std::string, BatchRow *> m;
+    for (BatchRow *r : rows)
+        if (!r->resolved)
+            m[r->key] = r;
+    return m;
+}
+
+// `replace`: overwrite the ready holders of conflicting keys.
+void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts, bool *due_now, TimestampTz now)
+{
+    uint64 locked = spi::exec(lock_ready_keys, spi::Args().add(queue).add(key_array(conflicts)));
+    if (locked == 0)
+        return;
+    std::map<std::string, BatchRow *> rows = by_key(conflicts);
+    std::vector<Datum> id, payload, run, pri, conc;
+    std::vector<bool> conc_null;
+    std::vector<BatchRow *> hit;
+    for (uint64 k = 0; k < locked; k++) {
+        text *t = DatumGetTextPP(spi::value(k, 1));
+        BatchRow *r = rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+        r->id = DatumGetInt64(spi::value(k, 0));
+        hit.push_back(r);
+        id.push_back(Int64GetDatum(r->id));
+        payload.push_back(r->payload);
+        run.push_back(TimestampTzGetDatum(r->run_at));
+        pri.push_back(Int32GetDatum(r->priority));
+        conc.push_back(r->concurrency_text);
+        conc_null.push_back(!r->has_concurrency);
+    }
+    std::vector<bool> no(hit.size(), false);
+    spi::exec(replace_locked, spi::Args()
+                                  .add(queue)
+                                  .add(spi::array(INT8OID, id, no))
+                                  .add(spi::array(JSONBOID, payload, no))
+                                  .add(spi::array(TIMESTAMPTZOID, run, no))
+                                  .add(spi::array(INT4OID, pri, no))
+                                  .add(spi::array(TEXTOID, conc, conc_null)));
+    for (BatchRow *r : hit) {
+        r->resolved = true;
+        *due_now = *due_now || r->run_at <= now;
+    }
+}
+
+// Conflicts left: report the unfinished holder's id; lock nothing.
+void report_holders(Datum queue, const std::vector<BatchRow *> &conflicts)
+{
+    std::vector<BatchRow *> open;
+    for (BatchRow *r : conflicts)
+        if (!r->resolved)
+            open.push_back(r);
+    if (open.empty())
+        return;
+    uint64 found = spi::exec(find_holders, spi::Args().add(queue).add(key_array(open)));
+    std::map<std::string, BatchRow *> rows = by_key(open);
+    for (uint64 k = 0; k < found; k++) {
+        text *t = DatumGetTextPP(spi::value(k, 1));
+        BatchRow *r = rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+        r->id = DatumGetInt64(spi::value(k, 0));
+        r->resolved = true;
+    }
+}
+
+} // namespace
+
+BATON_FUNCTION(baton_enqueue_batch)
+{
+    Datum queue = args::queue(fcinfo, 0);
+    if (args::is_null(fcinfo, 1))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: jobs must not be NULL");
+    bool replace = false;
+    if (!args::is_null(fcinfo, 2)) {
+        char *mode = args::cstring(PG_GETARG_DATUM(2));
+        if (strcmp(mode, "replace") == 0)
+            replace = true;
+        else if (strcmp(mode, "keep") != 0)
+            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: on_conflict must be 'keep' or 'replace'");
+    }
+    TimestampTz now = jobs::clock();
+    std::vector<BatchRow> rows = parse_batch(PG_GETARG_DATUM(1), now, empty_object());
+
+    // One writer per key (its first occurrence), in lock order.
+    std::vector<BatchRow *> order;
+    for (BatchRow &r : rows)
+        order.push_back(&r);
+    std::sort(order.begin(), order.end(), lock_order);
+    std::vector<BatchRow *> writers;
+    std::vector<std::pair<BatchRow *, BatchRow *>> duplicates;  // (later, first)
+    for (BatchRow *r : order) {
+        if (r->has_key && !writers.empty() && writers.back()->has_key && writers.back()->key == r->key)
+            duplicates.emplace_back(r, writers.back());
+        else
+            writers.push_back(r);
+    }
+
+    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+    spi::connect();
+    if (spi::exec(queue_exists, spi::Args().add(queue)) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+    jobs::Sequence ids = jobs::job_ids();
+    std::vector<BatchRow *> pending = writers;
+    bool due_now = false;
+    while (!pending.empty()) {
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        insert_pending(queue, now, pending, ids);
+        std::vector<BatchRow *> conflicts;
+        for (BatchRow *r : pending) {
+            if (r->inserted)
+                due_now = due_now || r->run_at <= now;
+            else if (r->has_key)
+                conflicts.push_back(r);
+        }
+        if (replace && !conflicts.empty())
+            replace_ready_holders(queue, conflicts, &due_now, now);
+        report_holders(queue, conflicts);
+        // A holder that finished between the insert and the look-up freed
+        // its key: insert again. A keyless row that did not go in means the
+        // queue was dropped meanwhile.
+        std::vector<BatchRow *> again;
+        for (BatchRow *r : pending)
+            if (!r->resolved)
+                again.push_back(r);
+        if (!again.empty() && spi::exec(queue_exists, spi::Args().add(queue)) == 0)
+            throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+        pending = std::move(again);
+    }
+    for (auto &[later, first] : duplicates)
+        later->id = first->id;
+
+    for (const BatchRow &r : rows) {
+        Datum values[3] = {Int32GetDatum(r.ord), Int64GetDatum(r.id), BoolGetDatum(r.inserted)};
+        bool nulls[3] = {false, false, false};
+        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+    }
+    if (due_now)
+        jobs::notify_due(queue);
+    spi::finish();
+    return (Datum) 0;
+}

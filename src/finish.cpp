@@ -86,3 +86,107 @@ BATON_FUNCTION(baton_fail)
     spi::finish();
     return out;
 }
+
+// ---------------------------------------------------------------------------
+// complete_batch: rows locked in ascending id order (the lock clause sits
+// above the sort), so it never deadlocks with another complete_batch,
+// heartbeat or complete_and_claim.
+// ---------------------------------------------------------------------------
+
+#include <algorithm>
+
+extern "C" {
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/tuplestore.h"
+}
+
+namespace {
+
+spi::Statement complete_sorted{
+    "WITH owned AS ("
+    "  SELECT j.id, u.token FROM baton._jobs j, unnest($1::int8[], $2::int8[]) AS u(id, token)"
+    "   WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'"
+    "     AND j.lease_expires_at > $3"
+    "   ORDER BY j.id FOR NO KEY UPDATE OF j)"
+    " UPDATE baton._jobs j SET state = 'completed', finished_at = $3"
+    "   FROM owned o WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'"
+    " RETURNING j.id",
+    3, {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID}, nullptr};
+
+std::vector<int64> int8_elements(FunctionCallInfo fcinfo, int i, const char *name)
+{
+    if (PG_ARGISNULL(i))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not be NULL", name);
+    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
+    if (ARR_NDIM(arr) > 1)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be a one-dimensional array", name);
+    Datum *elems;
+    bool *nulls;
+    int count;
+    pg::call([&] { deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &count); });
+    std::vector<int64> out(count);
+    for (int k = 0; k < count; k++) {
+        if (nulls[k])
+            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
+        out[k] = DatumGetInt64(elems[k]);
+    }
+    return out;
+}
+
+} // namespace
+
+namespace baton::jobs {
+
+Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
+{
+    std::vector<int64> ids = int8_elements(fcinfo, ids_arg, "ids");
+    std::vector<int64> tokens = int8_elements(fcinfo, ids_arg + 1, "lease_tokens");
+    if (ids.size() != tokens.size())
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: ids and lease_tokens must have the same length, got %zu and %zu",
+                    ids.size(), tokens.size());
+    std::vector<std::pair<int64, int64>> pairs;
+    for (size_t k = 0; k < ids.size(); k++)
+        pairs.emplace_back(ids[k], tokens[k]);
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    Fenced out;
+    for (auto [id, token] : pairs) {
+        out.ids.push_back(id);
+        out.tokens.push_back(token);
+    }
+    return out;
+}
+
+std::vector<int64> complete_many(const Fenced &jobs)
+{
+    std::vector<int64> done;
+    if (jobs.ids.empty())
+        return done;
+    uint64 rows = spi::exec(complete_sorted, spi::Args()
+                                                 .add(spi::int8_array(jobs.ids))
+                                                 .add(spi::int8_array(jobs.tokens))
+                                                 .add(TimestampTzGetDatum(clock())));
+    for (uint64 r = 0; r < rows; r++)
+        done.push_back(DatumGetInt64(spi::value(r, 0)));
+    std::sort(done.begin(), done.end());
+    return done;
+}
+
+} // namespace baton::jobs
+
+BATON_FUNCTION(baton_complete_batch)
+{
+    jobs::Fenced pairs = jobs::fenced_args(fcinfo, 0);
+    pg::call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    spi::connect();
+    for (int64 id : jobs::complete_many(pairs)) {
+        Datum value = Int64GetDatum(id);
+        bool isnull = false;
+        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull); });
+    }
+    spi::finish();
+    return (Datum) 0;
+}

@@ -3,6 +3,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 }
 
 namespace baton::spi {
@@ -75,6 +76,28 @@ Datum int8_array(const std::vector<int64> &v)
             elems[k] = Int64GetDatum(data[k]);
         return PointerGetDatum(construct_array(elems, count, INT8OID, sizeof(int64),
                                                FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
+}
+
+Datum array(Oid elemtype, const std::vector<Datum> &values, const std::vector<bool> &nulls)
+{
+    int count = static_cast<int>(values.size());
+    // std::vector<bool> is packed: copy to plain arrays before entering Postgres.
+    Datum *elems = pg::call([count] { return static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1))); });
+    bool *isnull = pg::call([count] { return static_cast<bool *>(palloc(sizeof(bool) * (count + 1))); });
+    for (int k = 0; k < count; k++) {
+        elems[k] = values[k];
+        isnull[k] = nulls[k];
+    }
+    return pg::call([=] {
+        int16 typlen;
+        bool typbyval;
+        char typalign;
+        get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+        int dims[1] = {count};
+        int lbs[1] = {1};
+        return PointerGetDatum(construct_md_array(elems, isnull, 1, dims, lbs, elemtype, typlen,
+                                                  typbyval, typalign));
     });
 }
 
