@@ -67,11 +67,34 @@ CREATE UNIQUE INDEX _jobs_unique_key ON baton._jobs (queue, unique_key)
 CREATE INDEX _jobs_finished ON baton._jobs (queue, finished_at)
     WHERE state IN ('completed', 'dead', 'cancelled');
 
+-- Running jobs per concurrency key: the job side of a semaphore's slots.
+CREATE INDEX _jobs_concurrency ON baton._jobs (concurrency_key)
+    WHERE state = 'running' AND concurrency_key IS NOT NULL;
+
+-- Semaphores: slots per key (default 1) and explicit holders.
+CREATE TABLE baton._limits (
+    key   text NOT NULL PRIMARY KEY,
+    slots int  NOT NULL CHECK (slots >= 0)
+);
+
+CREATE TABLE baton._holders (
+    key              text        NOT NULL,
+    token            bigint      NOT NULL,
+    owner            text        NOT NULL,
+    acquired_at      timestamptz NOT NULL,
+    expires_at       timestamptz NOT NULL,
+    application_name text,
+    host             text,
+    PRIMARY KEY (key, token)
+);
+
 -- pg_dump keeps the rows of extension tables only when told to.
 SELECT pg_catalog.pg_extension_config_dump('baton._queues', '');
 SELECT pg_catalog.pg_extension_config_dump('baton._jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('baton._job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('baton._token_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('baton._limits', '');
+SELECT pg_catalog.pg_extension_config_dump('baton._holders', '');
 
 -------------------------------------------------------------------------------
 -- Readable relations.
@@ -329,6 +352,88 @@ CREATE FUNCTION baton.sorted_upsert(target regclass, conflict_columns text[], ro
 RETURNS TABLE (ord int, inserted boolean)
 LANGUAGE c VOLATILE SECURITY INVOKER SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'baton_sorted_upsert';
+
+-------------------------------------------------------------------------------
+-- Concurrency keys and semaphores (durable, cross-transaction).
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION baton.set_limit(key text, slots int)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'baton: key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF slots IS NULL THEN
+        RAISE EXCEPTION 'baton: slots must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(key) NOT BETWEEN 1 AND 512 THEN
+        RAISE EXCEPTION 'baton: key must be 1 to 512 bytes long, got %', octet_length(key)
+            USING ERRCODE = '22023';
+    END IF;
+    IF slots < 0 THEN
+        RAISE EXCEPTION 'baton: slots must not be negative, got %', slots USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO baton._limits AS l (key, slots) VALUES (set_limit.key, set_limit.slots)
+    ON CONFLICT ON CONSTRAINT _limits_pkey DO UPDATE SET slots = EXCLUDED.slots;
+END $$;
+
+CREATE FUNCTION baton.acquire(key text, owner text, ttl interval)
+RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_acquire';
+
+CREATE FUNCTION baton.extend(key text, token bigint, ttl interval)
+RETURNS boolean
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_extend';
+
+CREATE FUNCTION baton.release(key text, token bigint)
+RETURNS boolean
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_release';
+
+-- Who holds the slots now: explicit holders and running keyed jobs alike.
+CREATE VIEW baton.holders AS
+WITH now AS (SELECT pg_catalog.clock_timestamp() AS t)
+SELECT h.key, h.owner, h.token, NULL::bigint AS job_id, h.acquired_at, h.expires_at,
+       h.application_name, h.host
+  FROM baton._holders h, now
+ WHERE h.expires_at > now.t
+UNION ALL
+SELECT j.concurrency_key, j.worker, j.lease_token, j.id, j.started_at, j.lease_expires_at,
+       NULL::text, NULL::text
+  FROM baton._jobs j, now
+ WHERE j.state = 'running' AND j.concurrency_key IS NOT NULL AND j.lease_expires_at > now.t;
+
+-------------------------------------------------------------------------------
+-- Transaction-scoped key locks, in a lock space of baton's own.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION baton.lock_key(key text, timeout interval DEFAULT NULL)
+RETURNS void
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_lock_key';
+
+CREATE FUNCTION baton.try_lock_key(key text)
+RETURNS boolean
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_try_lock_key';
+
+CREATE FUNCTION baton.lock_keys(keys text[], timeout interval DEFAULT NULL)
+RETURNS void
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_lock_keys';
+
+CREATE FUNCTION baton.try_lock_keys(keys text[])
+RETURNS boolean
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_try_lock_keys';
+
+CREATE FUNCTION baton.key_holder(key text)
+RETURNS int
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_key_holder';
 
 -- Tests the C++/Postgres boundary itself (granted to nobody).
 CREATE FUNCTION baton._boundary_selftest(what text)

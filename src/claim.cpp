@@ -1,13 +1,23 @@
 // claim: take up to n due jobs without ever waiting on a row another
 // transaction holds, and give each a lease with a new fencing token.
+//
+// A job with a concurrency_key also needs a free slot of that key's
+// semaphore. Slot decisions for a key are serialized by a transaction-scoped
+// guard lock that claim only ever tries (a busy key is skipped, never waited
+// for); the slot count runs after the guard is held, in a statement whose
+// snapshot therefore sees every earlier claimer's commit.
 #include "args.hpp"
 #include "jobs.hpp"
+#include "semaphore.hpp"
 #include "spi.hpp"
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <vector>
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/tuplestore.h"
@@ -18,21 +28,24 @@ namespace {
 
 // Due jobs in claim order: higher priority, then earlier run_at, then lower
 // id. SKIP LOCKED: rows another transaction holds are passed over.
+// $4: concurrency keys already found full or busy in this call.
 spi::Statement due_ready{
-    "SELECT id, priority, run_at, attempt, max_attempts FROM baton._jobs"
+    "SELECT id, priority, run_at, attempt, max_attempts, concurrency_key FROM baton._jobs"
     " WHERE queue = $1 AND state = 'ready' AND run_at <= $2"
+    "   AND (concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
     " ORDER BY priority DESC, run_at, id LIMIT $3"
     " FOR NO KEY UPDATE SKIP LOCKED",
-    3, {TEXTOID, TIMESTAMPTZOID, INT4OID}, nullptr};
+    4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}, nullptr};
 
 // Running jobs whose lease has passed are due again, in the same order.
 spi::Statement due_expired{
-    "SELECT id, priority, run_at, attempt, max_attempts FROM baton._jobs"
+    "SELECT id, priority, run_at, attempt, max_attempts, concurrency_key FROM baton._jobs"
     " WHERE queue = $1 AND state = 'running'"
     "   AND reclaim_after <= $2 AND lease_expires_at <= $2"
+    "   AND (concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
     " ORDER BY priority DESC, run_at, id LIMIT $3"
     " FOR NO KEY UPDATE SKIP LOCKED",
-    3, {TEXTOID, TIMESTAMPTZOID, INT4OID}, nullptr};
+    4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}, nullptr};
 
 // The rows are locked already; the result columns are baton.claimed_job's.
 spi::Statement take{
@@ -65,6 +78,9 @@ struct Candidate {
     TimestampTz run_at;
     int32 attempt;
     int32 max_attempts;
+    bool has_key;
+    std::string key;
+    Datum key_text;
 };
 
 bool claim_order(const Candidate &a, const Candidate &b)
@@ -76,17 +92,63 @@ bool claim_order(const Candidate &a, const Candidate &b)
     return a.id < b.id;
 }
 
-std::vector<Candidate> fetch(spi::Statement &stmt, Datum queue, TimestampTz now, int limit)
+std::vector<Candidate> fetch(spi::Statement &stmt, Datum queue, TimestampTz now, int limit, Datum blocked)
 {
-    uint64 rows = spi::exec(stmt, spi::Args().add(queue).add(TimestampTzGetDatum(now)).add(Int32GetDatum(limit)));
+    uint64 rows = spi::exec(stmt, spi::Args().add(queue).add(TimestampTzGetDatum(now))
+                                      .add(Int32GetDatum(limit)).add(blocked));
     std::vector<Candidate> out;
     out.reserve(rows);
-    for (uint64 r = 0; r < rows; r++)
-        out.push_back({DatumGetInt64(spi::value(r, 0)), DatumGetInt32(spi::value(r, 1)),
-                       DatumGetTimestampTz(spi::value(r, 2)), DatumGetInt32(spi::value(r, 3)),
-                       DatumGetInt32(spi::value(r, 4))});
+    for (uint64 r = 0; r < rows; r++) {
+        Candidate c{DatumGetInt64(spi::value(r, 0)), DatumGetInt32(spi::value(r, 1)),
+                    DatumGetTimestampTz(spi::value(r, 2)), DatumGetInt32(spi::value(r, 3)),
+                    DatumGetInt32(spi::value(r, 4)), false, {}, 0};
+        bool null_key;
+        c.key_text = spi::value(r, 5, &null_key);
+        if (!null_key) {
+            text *t = DatumGetTextPP(c.key_text);
+            c.has_key = true;
+            c.key.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+        }
+        out.push_back(std::move(c));
+    }
     return out;
 }
+
+// Slot bookkeeping for the concurrency keys met during one claim call.
+class Slots {
+public:
+    // Takes a slot of c's key if one is free; false (and the key is
+    // remembered as blocked) otherwise.
+    bool take(const Candidate &c, TimestampTz now)
+    {
+        auto it = free_.find(c.key);
+        if (it == free_.end()) {
+            if (IsolationUsesXactSnapshot())
+                throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
+            int64 n = semaphore::try_guard(c.key.data(), static_cast<int>(c.key.size()))
+                          ? semaphore::free_slots(c.key_text, now)
+                          : 0;  // another transaction is deciding for this key
+            it = free_.emplace(c.key, n).first;
+        }
+        if (it->second == 0) {
+            blocked_.push_back(c.key_text);
+            return false;
+        }
+        it->second--;
+        return true;
+    }
+
+    // The keys found full or busy, as a text[] for the due_* statements.
+    Datum blocked() const
+    {
+        return spi::array(TEXTOID, blocked_, std::vector<bool>(blocked_.size(), false));
+    }
+
+private:
+    std::map<std::string, int64> free_;
+    std::vector<Datum> blocked_;
+};
 
 } // namespace
 } // namespace baton
@@ -98,11 +160,13 @@ void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool 
     Sequence tokens = jobs::tokens();
     int remaining = n;
     int claimed = 0;
+    Slots slots;
     for (;;) {
         pg::call([] { CHECK_FOR_INTERRUPTS(); });
         TimestampTz now = jobs::clock();
-        std::vector<Candidate> expired = fetch(due_expired, queue, now, remaining);
-        std::vector<Candidate> due = fetch(due_ready, queue, now, remaining);
+        Datum blocked = slots.blocked();
+        std::vector<Candidate> expired = fetch(due_expired, queue, now, remaining, blocked);
+        std::vector<Candidate> due = fetch(due_ready, queue, now, remaining, blocked);
         // Both lists are sorted; the first `remaining` of their union win.
         // Rows locked but not taken stay locked until this transaction ends.
         std::vector<Candidate> chosen;
@@ -112,9 +176,12 @@ void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool 
             chosen.resize(remaining);
 
         std::vector<int64> take_ids, take_tokens, dead_ids;
+        bool skipped = false;
         for (const Candidate &c : chosen) {
             if (c.attempt >= c.max_attempts) {
                 dead_ids.push_back(c.id);
+            } else if (c.has_key && !slots.take(c, now)) {
+                skipped = true;  // rows stay locked until commit; others may not take them either
             } else {
                 take_ids.push_back(c.id);
                 take_tokens.push_back(tokens.next());
@@ -148,8 +215,9 @@ void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool 
             claimed += static_cast<int>(rows);
             remaining -= static_cast<int>(rows);
         }
-        // Only burying a job can leave room for another pass.
-        if (dead_ids.empty() || remaining <= 0)
+        // Burying a job or skipping a full key leaves room for another pass;
+        // each pass buries or blocks something new, so the loop ends.
+        if ((dead_ids.empty() && !skipped) || remaining <= 0)
             break;
     }
     if (claimed == 0 && spi::exec(queue_exists, spi::Args().add(queue)) == 0)

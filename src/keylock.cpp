@@ -1,0 +1,211 @@
+// Transaction-scoped key locks: lock_key, try_lock_key, lock_keys,
+// try_lock_keys, key_holder. Released at commit or rollback on the
+// connection that took them, so they are safe behind a transaction-mode
+// pooler.
+#include "keylock.hpp"
+#include "args.hpp"
+#include "spi.hpp"
+
+#include <algorithm>
+#include <vector>
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "utils/array.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+}
+
+namespace baton::keylock {
+
+constexpr uint64 hash_seed = 0x6261746f6e6b6579ULL;  // "batonkey"
+
+LOCKTAG tag(Space space, const char *key, int len)
+{
+    uint64 h = hash_bytes_extended(reinterpret_cast<const unsigned char *>(key), len, hash_seed);
+    LOCKTAG t;
+    SET_LOCKTAG_ADVISORY(t, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h),
+                         static_cast<uint16>(space));
+    return t;
+}
+
+bool try_acquire(const LOCKTAG &t)
+{
+    LOCKTAG copy = t;
+    LockAcquireResult r = pg::call([&] { return LockAcquire(&copy, ExclusiveLock, false, true); });
+    return r != LOCKACQUIRE_NOT_AVAIL;
+}
+
+void acquire(const LOCKTAG &t)
+{
+    LOCKTAG copy = t;
+    pg::call([&] { (void) LockAcquire(&copy, ExclusiveLock, false, false); });
+}
+
+void release(const LOCKTAG &t)
+{
+    LOCKTAG copy = t;
+    pg::call([&] { (void) LockRelease(&copy, ExclusiveLock, false); });
+}
+
+} // namespace baton::keylock
+
+using namespace baton;
+
+namespace {
+
+// The tags of the keys, in one canonical order (the tag's hash), each once.
+std::vector<LOCKTAG> canonical_tags(const std::vector<Datum> &keys)
+{
+    std::vector<LOCKTAG> tags;
+    for (Datum k : keys) {
+        text *t = DatumGetTextPP(k);
+        tags.push_back(keylock::tag(keylock::Space::user_key, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+    }
+    auto key_of = [](const LOCKTAG &t) {
+        return std::pair<uint32, uint32>(t.locktag_field2, t.locktag_field3);
+    };
+    std::sort(tags.begin(), tags.end(), [&](const LOCKTAG &a, const LOCKTAG &b) { return key_of(a) < key_of(b); });
+    tags.erase(std::unique(tags.begin(), tags.end(),
+                           [&](const LOCKTAG &a, const LOCKTAG &b) { return key_of(a) == key_of(b); }),
+               tags.end());
+    return tags;
+}
+
+std::vector<Datum> key_array(FunctionCallInfo fcinfo, int i)
+{
+    if (PG_ARGISNULL(i))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: keys must not be NULL");
+    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
+    if (ARR_NDIM(arr) > 1)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys must be a one-dimensional array");
+    Datum *elems;
+    bool *nulls;
+    int count;
+    pg::call([&] { deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+    if (count == 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys must not be empty");
+    std::vector<Datum> out;
+    for (int k = 0; k < count; k++) {
+        if (nulls[k])
+            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: keys must not contain NULL elements");
+        text *t = pg::call([&] { return DatumGetTextPP(elems[k]); });
+        int len = VARSIZE_ANY_EXHDR(t);
+        if (len < 1 || len > 512)
+            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys element %d must be 1 to 512 bytes long, got %d",
+                        k + 1, len);
+        out.push_back(PointerGetDatum(t));
+    }
+    return out;
+}
+
+[[noreturn]] void not_available()
+{
+    throw Error(ERRCODE_LOCK_NOT_AVAILABLE, "baton: could not lock key: timeout reached");
+}
+
+// Takes every tag in order, waiting at most `timeout` in all (NULL: as long
+// as lock_timeout allows). lock_timeout is set for each wait to what is
+// left of the timeout, inside a GUC nest level that ends with the call.
+void lock_all(const std::vector<LOCKTAG> &tags, bool has_timeout, Datum timeout)
+{
+    if (!has_timeout) {
+        for (const LOCKTAG &t : tags)
+            keylock::acquire(t);
+        return;
+    }
+    const Interval *iv = DatumGetIntervalP(timeout);
+    int64 budget_us = iv->time + (static_cast<int64>(iv->day) + static_cast<int64>(iv->month) * DAYS_PER_MONTH) * USECS_PER_DAY;
+    TimestampTz deadline = GetCurrentTimestamp() + budget_us;
+    for (const LOCKTAG &t : tags) {
+        if (keylock::try_acquire(t))
+            continue;
+        int64 left_ms = (deadline - GetCurrentTimestamp()) / 1000;
+        if (left_ms <= 0)
+            not_available();
+        char setting[32];
+        snprintf(setting, sizeof setting, "%lld", static_cast<long long>(std::min<int64>(left_ms, INT_MAX)));
+        LOCKTAG copy = t;
+        pg::call([&] {
+            int nest = NewGUCNestLevel();
+            (void) set_config_option("lock_timeout", setting, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+            (void) LockAcquire(&copy, ExclusiveLock, false, false);
+            AtEOXact_GUC(true, nest);
+        });
+    }
+}
+
+// All or none: on the first key that is taken, release what this call took.
+bool try_lock_all(const std::vector<LOCKTAG> &tags)
+{
+    size_t taken = 0;
+    for (; taken < tags.size(); taken++)
+        if (!keylock::try_acquire(tags[taken]))
+            break;
+    if (taken == tags.size())
+        return true;
+    for (size_t k = 0; k < taken; k++)
+        keylock::release(tags[k]);
+    return false;
+}
+
+bool timeout_arg(FunctionCallInfo fcinfo, int i, Datum *out)
+{
+    return args::optional_interval(fcinfo, i, "timeout", args::Sign::non_negative, out);
+}
+
+spi::Statement holder_pid{
+    "SELECT pid FROM pg_catalog.pg_locks"
+    " WHERE locktype = 'advisory' AND database = $1 AND classid = $2 AND objid = $3"
+    "   AND objsubid = $4 AND granted LIMIT 1",
+    4, {OIDOID, OIDOID, OIDOID, INT2OID}, nullptr};
+
+} // namespace
+
+BATON_FUNCTION(baton_lock_key)
+{
+    std::vector<Datum> key{args::key(fcinfo, 0, "key")};
+    Datum timeout = 0;
+    bool has_timeout = timeout_arg(fcinfo, 1, &timeout);
+    lock_all(canonical_tags(key), has_timeout, timeout);
+    PG_RETURN_VOID();
+}
+
+BATON_FUNCTION(baton_try_lock_key)
+{
+    std::vector<Datum> key{args::key(fcinfo, 0, "key")};
+    PG_RETURN_BOOL(try_lock_all(canonical_tags(key)));
+}
+
+BATON_FUNCTION(baton_lock_keys)
+{
+    std::vector<Datum> keys = key_array(fcinfo, 0);
+    Datum timeout = 0;
+    bool has_timeout = timeout_arg(fcinfo, 1, &timeout);
+    lock_all(canonical_tags(keys), has_timeout, timeout);
+    PG_RETURN_VOID();
+}
+
+BATON_FUNCTION(baton_try_lock_keys)
+{
+    PG_RETURN_BOOL(try_lock_all(canonical_tags(key_array(fcinfo, 0))));
+}
+
+BATON_FUNCTION(baton_key_holder)
+{
+    std::vector<LOCKTAG> tags = canonical_tags({args::key(fcinfo, 0, "key")});
+    const LOCKTAG &t = tags[0];
+    spi::connect();
+    uint64 rows = spi::exec(holder_pid, spi::Args()
+                                            .add(ObjectIdGetDatum(t.locktag_field1))
+                                            .add(ObjectIdGetDatum(t.locktag_field2))
+                                            .add(ObjectIdGetDatum(t.locktag_field3))
+                                            .add(Int16GetDatum(static_cast<int16>(t.locktag_field4))));
+    bool found = rows > 0;
+    int32 pid = found ? DatumGetInt32(spi::value(0, 0)) : 0;
+    spi::finish();
+    if (!found)
+        PG_RETURN_NULL();
+    PG_RETURN_INT32(pid);
+}
