@@ -11,19 +11,22 @@ build_and_install || exit 1
 cluster_start test || exit 1
 trap cluster_stop EXIT
 
-PGXS_DIR=$(dirname "$($PG_CONFIG --pgxs)")/..
+PGXS_DIR=$(dirname "$(dirname "$(dirname "$($PG_CONFIG --pgxs)")")")  # .../lib/pgxs
 passed=0
 failed=0
 failures=()
 
 # pg_regress and pg_isolation_regress print "name ... ok" or "... FAILED".
-tally_regress() {  # $1 = suite, $2 = its output file
+# A runner that exits non-zero without naming a failed test (it could not
+# start, the database could not be created...) counts as one failure.
+tally_regress() {  # $1 = suite, $2 = its output file, $3 = its exit status
   local ok bad
   ok=$(grep -cE '\.\.\. ok' "$2")
   bad=$(grep -cE '\.\.\. (FAILED|failed)' "$2")
+  ((bad == 0 && $3 != 0)) && bad=1
   passed=$((passed + ok))
   failed=$((failed + bad))
-  ((bad)) && failures+=("$1: $(grep -E '\.\.\. (FAILED|failed)' "$2" | awk '{print $1}' | xargs)")
+  ((bad)) && failures+=("$1: $(grep -E '\.\.\. (FAILED|failed)' "$2" | awk '{print $2}' | xargs) (exit $3)")
   return 0
 }
 
@@ -31,9 +34,10 @@ echo "== pg_regress"
 tests=$(ls sql/*.sql | xargs -n1 basename | sed 's/\.sql$//' | grep -v '^baton--')
 rm -rf results
 "$PGXS_DIR/src/test/regress/pg_regress" --bindir="$PG_BIN" --inputdir=. \
-  --dbname=baton_regress --load-extension=baton $tests | tee /tmp/baton-regress.out
+  --dbname=baton_regress --load-extension=baton $tests 2>&1 | tee /tmp/baton-regress.out
+status=${PIPESTATUS[0]}
 [ -f regression.diffs ] && cat regression.diffs
-tally_regress pg_regress /tmp/baton-regress.out
+tally_regress pg_regress /tmp/baton-regress.out "$status"
 
 echo "== isolation"
 specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename | sed 's/\.spec$//')
@@ -41,9 +45,10 @@ rm -rf output_iso
 if [ -n "$specs" ]; then
   "$PGXS_DIR/src/test/isolation/pg_isolation_regress" --bindir="$PG_BIN" \
     --inputdir=test/isolation --outputdir=output_iso --dbname=baton_isolation \
-    --load-extension=baton $specs | tee /tmp/baton-isolation.out
+    --load-extension=baton $specs 2>&1 | tee /tmp/baton-isolation.out
+  status=${PIPESTATUS[0]}
   [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
-  tally_regress isolation /tmp/baton-isolation.out
+  tally_regress isolation /tmp/baton-isolation.out "$status"
 fi
 
 echo "== pgTAP"
@@ -52,6 +57,7 @@ psql -q -X -d baton_tap -c "CREATE EXTENSION baton" -c "CREATE EXTENSION pgtap" 
 tap_files=$(ls test/pgtap/*.sql 2>/dev/null)
 if [ -n "$tap_files" ]; then
   pg_prove -d baton_tap $tap_files 2>&1 | tee /tmp/baton-pgtap.out
+  status=${PIPESTATUS[0]}
   # Each assertion counts; a file that died before its plan counts as one failure.
   tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' /tmp/baton-pgtap.out)
   tap_failed=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' /tmp/baton-pgtap.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
@@ -59,7 +65,9 @@ if [ -n "$tap_files" ]; then
   passed=$((passed + ${tap_total:-0} - tap_failed))
   failed=$((failed + tap_failed + tap_died))
   ((tap_failed + tap_died)) && failures+=("pgTAP: $(grep -E '^test/pgtap/.*(Failed|Dubious|Bad|No subtests)' /tmp/baton-pgtap.out | awk '{print $1}' | sort -u | xargs)")
-  grep -q '^Result: PASS' /tmp/baton-pgtap.out || ((tap_failed + tap_died)) || { failed=$((failed + 1)); failures+=("pgTAP: pg_prove did not pass"); }
+  if ! grep -q '^Result: PASS' /tmp/baton-pgtap.out || ((status != 0)); then
+    ((tap_failed + tap_died)) || { failed=$((failed + 1)); failures+=("pgTAP: pg_prove did not pass (exit $status)"); }
+  fi
 fi
 
 echo "== stress"
