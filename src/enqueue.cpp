@@ -2,6 +2,7 @@
 // jobs. Never locks a running job: `replace` touches only ready ones.
 #include "args.hpp"
 #include "jobs.hpp"
+#include "keylock.hpp"
 #include "spi.hpp"
 
 extern "C" {
@@ -15,8 +16,9 @@ using namespace baton;
 
 namespace {
 
-// The queue row is read in the same statement as the insert: a drop_queue
-// that commits first (it locks baton._jobs) leaves nothing to insert into.
+// The queue row is read in the same statement as the insert, after the
+// queue's guard is held: a drop_queue that committed first leaves no queue
+// row to insert under, and one that comes later waits for this commit.
 #define INSERT_JOB                                                              \
     "INSERT INTO baton._jobs (id, queue, state, priority, run_at, max_attempts," \
     "                         unique_key, concurrency_key, enqueued_at, payload)" \
@@ -81,6 +83,7 @@ BATON_FUNCTION(baton_enqueue)
     }
     bool due_now = run_at <= now;
 
+    keylock::share_queue(queue);
     spi::connect();
     jobs::Sequence ids = jobs::job_ids();
     int64 id = 0;
@@ -123,10 +126,13 @@ BATON_FUNCTION(baton_enqueue)
 }
 
 // ---------------------------------------------------------------------------
-// enqueue_batch: many jobs in one call. Every lock it takes, for keys it
-// inserts and keys it replaces alike, is taken in unique-key byte order
-// (COLLATE "C"), keyless rows after in input order: two batches with
-// overlapping keys wait for each other and never deadlock.
+// enqueue_batch: many jobs in one call, never deadlocking with another batch
+// or with the workers' functions. Its one INSERT writes the rows in
+// unique-key byte order (COLLATE "C"), keyless rows after in input order, and
+// a key is never inserted twice; `replace` then locks the ready holders of
+// the other keys in the same order, and never a running job. So two batches
+// with overlapping keys wait for each other in one order, and the workers'
+// functions (which lock running jobs only) never wait for a batch.
 // ---------------------------------------------------------------------------
 
 #include "json.hpp"
@@ -137,9 +143,17 @@ BATON_FUNCTION(baton_enqueue)
 #include <vector>
 
 extern "C" {
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "storage/itemptr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 }
 
@@ -164,13 +178,18 @@ spi::Statement insert_batch{
     8, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
         TEXTARRAYOID, JSONBARRAYOID}, nullptr};
 
-// `replace`: lock the ready holders of the keys, in key byte order.
-spi::Statement lock_ready_keys{
-    "SELECT id, unique_key FROM baton._jobs"
+// `replace`: the ready holders of the keys, read without locks, in key byte
+// order; then each is locked by the exact version read (see lock_version).
+spi::Statement ready_holders{
+    "SELECT id, unique_key, ctid FROM baton._jobs"
     " WHERE queue = $1 AND unique_key = ANY ($2) AND state = 'ready'"
-    " ORDER BY unique_key COLLATE \"C\""
-    " FOR NO KEY UPDATE",
+    " ORDER BY unique_key COLLATE \"C\"",
     2, {TEXTOID, TEXTARRAYOID}, nullptr};
+
+spi::Statement ready_holder{
+    "SELECT id, ctid FROM baton._jobs"
+    " WHERE queue = $1 AND unique_key = $2 AND state = 'ready'",
+    2, {TEXTOID, TEXTOID}, nullptr};
 
 // The rows are locked already: the join order does not matter here.
 spi::Statement replace_locked{
@@ -181,10 +200,14 @@ spi::Statement replace_locked{
     " WHERE j.id = u.id AND j.queue = $1",
     6, {TEXTOID, INT8ARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID}, nullptr};
 
-// `keep`, and running holders under `replace`: read, never locked.
+// `keep`, and holders `replace` did not lock: read, never locked. The
+// holder the INSERT met may have finished since: the call is linearized at
+// its INSERT, when that job held the key, so the newest job of the key is
+// the one to report.
 spi::Statement find_holders{
-    "SELECT id, unique_key FROM baton._jobs"
-    " WHERE queue = $1 AND unique_key = ANY ($2) AND state IN ('ready', 'running')",
+    "SELECT DISTINCT ON (unique_key) id, unique_key FROM baton._jobs"
+    " WHERE queue = $1 AND unique_key = ANY ($2)"
+    " ORDER BY unique_key, state IN ('ready', 'running') DESC, finished_at DESC NULLS LAST, id DESC",
     2, {TEXTOID, TEXTARRAYOID}, nullptr};
 
 struct BatchRow {
@@ -345,21 +368,92 @@ std::map<std::string, BatchRow *> by_key(const std::vector<BatchRow *> &rows)
     return m;
 }
 
-// `replace`: overwrite the ready holders of conflicting keys.
+// Locks the row version at `tid`, waiting for its lockers, but only if it is
+// still the newest version: a version a claim (or anything else) has replaced
+// meanwhile is not locked at all, where SELECT ... FOR UPDATE in READ
+// COMMITTED would lock the newest version, a running job, before rechecking
+// it. So `replace` only ever holds ready jobs, which keeps it out of lock
+// cycles with complete_batch and heartbeat (they lock running jobs only).
+class VersionLocker {
+public:
+    VersionLocker()
+    {
+        rel_ = pg::call([] {
+            Oid relid = get_relname_relid("_jobs", get_namespace_oid("baton", false));
+            return table_open(relid, RowExclusiveLock);
+        });
+        slot_ = pg::call([this] { return table_slot_create(rel_, nullptr); });
+    }
+
+    bool lock(Datum tid_datum)
+    {
+        ItemPointerData tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(tid_datum));
+        TM_Result r = pg::call([&] {
+            TM_FailureData tmfd;
+            return table_tuple_lock(rel_, &tid, GetActiveSnapshot(), slot_, GetCurrentCommandId(true),
+                                    LockTupleNoKeyExclusive, LockWaitBlock, 0, &tmfd);
+        });
+        return r == TM_Ok;
+    }
+
+    // Explicit, not a destructor: it calls Postgres, and after an error the
+    // transaction's abort releases both.
+    void close()
+    {
+        pg::call([this] {
+            ExecDropSingleTupleTableSlot(slot_);
+            table_close(rel_, NoLock);
+        });
+    }
+
+private:
+    Relation rel_;
+    TupleTableSlot *slot_;
+};
+
+// `replace`: overwrite the ready holders of conflicting keys, locking them in
+// key byte order. A holder that changed before it could be locked is read
+// again at once (before any later key), so the order holds.
 void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts, bool *due_now, TimestampTz now)
 {
-    uint64 locked = spi::exec(lock_ready_keys, spi::Args().add(queue).add(key_array(conflicts)));
-    if (locked == 0)
+    uint64 found = spi::exec(ready_holders, spi::Args().add(queue).add(key_array(conflicts)));
+    if (found == 0)
         return;
     std::map<std::string, BatchRow *> rows = by_key(conflicts);
+    struct Holder {
+        BatchRow *row;
+        int64 id;
+        Datum tid;
+    };
+    std::vector<Holder> holders;
+    for (uint64 k = 0; k < found; k++) {
+        text *t = DatumGetTextPP(spi::value(k, 1));
+        holders.push_back({rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))),
+                           DatumGetInt64(spi::value(k, 0)), spi::value(k, 2)});
+    }
+    VersionLocker locker;
+    std::vector<BatchRow *> hit;
+    for (Holder &h : holders) {
+        for (;;) {
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+            if (locker.lock(h.tid)) {
+                h.row->id = h.id;
+                hit.push_back(h.row);
+                break;
+            }
+            // Changed meanwhile: is the key still held by a ready job?
+            if (spi::exec(ready_holder, spi::Args().add(queue).add(h.row->key_text)) == 0)
+                break;  // now running or finished: reported as it is
+            h.id = DatumGetInt64(spi::value(0, 0));
+            h.tid = spi::value(0, 1);
+        }
+    }
+    locker.close();
+    if (hit.empty())
+        return;
     std::vector<Datum> id, payload, run, pri, conc;
     std::vector<bool> conc_null;
-    std::vector<BatchRow *> hit;
-    for (uint64 k = 0; k < locked; k++) {
-        text *t = DatumGetTextPP(spi::value(k, 1));
-        BatchRow *r = rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
-        r->id = DatumGetInt64(spi::value(k, 0));
-        hit.push_back(r);
+    for (BatchRow *r : hit) {
         id.push_back(Int64GetDatum(r->id));
         payload.push_back(r->payload);
         run.push_back(TimestampTzGetDatum(r->run_at));
@@ -435,36 +529,30 @@ BATON_FUNCTION(baton_enqueue_batch)
     pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
+    keylock::share_queue(queue);
     spi::connect();
     if (spi::exec(queue_exists, spi::Args().add(queue)) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
     jobs::Sequence ids = jobs::job_ids();
-    std::vector<BatchRow *> pending = writers;
     bool due_now = false;
-    while (!pending.empty()) {
-        pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        insert_pending(queue, now, pending, ids);
-        std::vector<BatchRow *> conflicts;
-        for (BatchRow *r : pending) {
-            if (r->inserted)
-                due_now = due_now || r->run_at <= now;
-            else if (r->has_key)
-                conflicts.push_back(r);
-        }
-        if (replace && !conflicts.empty())
-            replace_ready_holders(queue, conflicts, &due_now, now);
-        report_holders(queue, conflicts);
-        // A holder that finished between the insert and the look-up freed
-        // its key: insert again. A keyless row that did not go in means the
-        // queue was dropped meanwhile.
-        std::vector<BatchRow *> again;
-        for (BatchRow *r : pending)
-            if (!r->resolved)
-                again.push_back(r);
-        if (!again.empty() && spi::exec(queue_exists, spi::Args().add(queue)) == 0)
+    insert_pending(queue, now, writers, ids);
+    std::vector<BatchRow *> conflicts;
+    for (BatchRow *r : writers) {
+        if (r->inserted)
+            due_now = due_now || r->run_at <= now;
+        else if (r->has_key)
+            conflicts.push_back(r);
+        else  // a keyless row always goes in, unless the queue went away
             throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
-        pending = std::move(again);
     }
+    if (replace && !conflicts.empty())
+        replace_ready_holders(queue, conflicts, &due_now, now);
+    report_holders(queue, conflicts);
+    for (BatchRow *r : conflicts)
+        if (!r->resolved)  // the holder was deleted (purged) since the INSERT
+            throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                        "baton: the job holding unique_key \"%s\" was deleted concurrently; retry the batch",
+                        r->key.c_str());
     for (auto &[later, first] : duplicates)
         later->id = first->id;
 

@@ -61,7 +61,12 @@ Target target_table(FunctionCallInfo fcinfo)
     char kind = pg::call([&] { return get_rel_relkind(relid); });
     if (kind == '\0')
         throw Error(ERRCODE_UNDEFINED_TABLE, "baton: target relation with OID %u does not exist", relid);
-    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+    // A partitioned table cannot report xmax through RETURNING, which is how
+    // inserted rows are told from updated ones.
+    if (kind == RELKIND_PARTITIONED_TABLE)
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "baton: sorted_upsert does not support partitioned tables; upsert into the partition");
+    if (kind != RELKIND_RELATION)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: target must be a table");
     const char *name = pg::call([&] {
         return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
@@ -83,6 +88,15 @@ std::string quoted(const std::string &ident)
 {
     const char *s = ident.c_str();
     return pg::call([&] { return quote_identifier(s); });
+}
+
+// An alias for a column of baton's own that no field of the rows uses.
+std::string fresh_alias(const char *base, const std::set<std::string> &taken)
+{
+    std::string name = base;
+    for (int k = 1; taken.count(name); k++)
+        name = std::string(base) + "_" + std::to_string(k);
+    return name;
 }
 
 std::string joined(const std::vector<std::string> &cols, const char *prefix = "")
@@ -166,20 +180,23 @@ BATON_FUNCTION(baton_sorted_upsert)
         for (size_t k = 0; k < updates.size(); k++)
             action += (k ? ", " : "") + quoted(updates[k]) + " = EXCLUDED." + quoted(updates[k]);
     }
+    std::string ord = quoted(fresh_alias("baton_ord", field_set));
+    std::string ins_flag = quoted(fresh_alias("baton_inserted", field_set));
     std::string sql =
         "WITH src AS ("
-        "  SELECT t.ord, r.* FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS t(elem, ord),"
-        "       LATERAL pg_catalog.jsonb_populate_record(NULL::" + target.name + ", t.elem) AS r),"
-        " firsts AS (SELECT DISTINCT ON (" + key_list + ") ord, " + field_list +
-        "   FROM src ORDER BY " + key_list + ", ord),"
+        "  SELECT t.ord AS " + ord + ", " + joined(fields, "r.") +
+        "    FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS t(elem, ord),"
+        "         LATERAL pg_catalog.jsonb_populate_record(NULL::" + target.name + ", t.elem) AS r),"
+        " firsts AS (SELECT DISTINCT ON (" + key_list + ") " + ord + ", " + field_list +
+        "   FROM src ORDER BY " + key_list + ", " + ord + "),"
         " ins AS (INSERT INTO " + target.name + " (" + field_list + ")"
         "   SELECT " + field_list + " FROM firsts ORDER BY " + key_list +
         "   ON CONFLICT (" + key_list + ") " + action +
-        "   RETURNING " + key_list + ", (xmax = 0) AS baton_inserted)"
-        " SELECT s.ord::int4, coalesce(i.baton_inserted, false)"
-        "   FROM src s LEFT JOIN firsts f ON f.ord = s.ord"
-        "   LEFT JOIN ins i ON f.ord IS NOT NULL AND " + key_match +
-        "  ORDER BY s.ord";
+        "   RETURNING " + key_list + ", (xmax = 0) AS " + ins_flag + ")"
+        " SELECT s." + ord + "::int4, coalesce(i." + ins_flag + ", false)"
+        "   FROM src s LEFT JOIN firsts f ON f." + ord + " = s." + ord +
+        "   LEFT JOIN ins i ON f." + ord + " IS NOT NULL AND " + key_match +
+        "  ORDER BY s." + ord;
 
     pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
