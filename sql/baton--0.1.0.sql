@@ -146,9 +146,8 @@ BEGIN
         RAISE EXCEPTION 'baton: queue must not be NULL' USING ERRCODE = '22004';
     END IF;
     IF queue !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
-        RAISE EXCEPTION 'baton: invalid queue name "%"', left(queue, 100)
-            USING ERRCODE = '22023',
-                  DETAIL = 'A queue name is 1 to 63 characters of A-Z a-z 0-9 _ . : -';
+        RAISE EXCEPTION 'baton: invalid queue name: a queue name is 1 to 63 characters of A-Z a-z 0-9 _ . : -'
+            USING ERRCODE = '22023';
     END IF;
 END $$;
 
@@ -208,9 +207,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN
     PERFORM baton._queue_must_exist(queue);
     force := coalesce(force, false);
-    -- Wait for in-flight writers and keep new ones out, so that no enqueue
-    -- can add a job to the queue after it is gone.
-    LOCK TABLE baton._jobs IN SHARE ROW EXCLUSIVE MODE;
+    -- Wait for this queue's in-flight enqueuers and keep new ones out (they
+    -- hold the queue's guard shared until they commit), so that no job can
+    -- be added to the queue after it is gone. Other queues are not touched.
+    PERFORM baton._queue_guard(queue);
     IF NOT force AND EXISTS (SELECT 1 FROM baton._jobs j
                               WHERE j.queue = drop_queue.queue
                                 AND j.state IN ('ready', 'running')) THEN
@@ -435,6 +435,12 @@ RETURNS int
 LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'baton_key_holder';
 
+-- drop_queue's exclusive side of the per-queue guard that enqueuers share.
+CREATE FUNCTION baton._queue_guard(queue text)
+RETURNS void
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_queue_guard';
+
 -- Tests the C++/Postgres boundary itself (granted to nobody).
 CREATE FUNCTION baton._boundary_selftest(what text)
 RETURNS bigint
@@ -450,4 +456,7 @@ REVOKE ALL ON SCHEMA baton FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA baton FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA baton FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA baton FROM PUBLIC;
+-- The row types of tables and views keep PostgreSQL's default USAGE for
+-- PUBLIC: nobody reaches them without USAGE on the schema, and pg_dump cannot
+-- carry a revoke on them (it warns about every such pg_init_privs entry).
 REVOKE ALL ON TYPE baton.claimed_job FROM PUBLIC;

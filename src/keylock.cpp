@@ -30,23 +30,34 @@ LOCKTAG tag(Space space, const char *key, int len)
     return t;
 }
 
-bool try_acquire(const LOCKTAG &t)
+bool try_acquire(const LOCKTAG &t, LOCKMODE mode)
 {
     LOCKTAG copy = t;
-    LockAcquireResult r = pg::call([&] { return LockAcquire(&copy, ExclusiveLock, false, true); });
+    LockAcquireResult r = pg::call([&] { return LockAcquire(&copy, mode, false, true); });
     return r != LOCKACQUIRE_NOT_AVAIL;
 }
 
-void acquire(const LOCKTAG &t)
+void acquire(const LOCKTAG &t, LOCKMODE mode)
 {
     LOCKTAG copy = t;
-    pg::call([&] { (void) LockAcquire(&copy, ExclusiveLock, false, false); });
+    pg::call([&] { (void) LockAcquire(&copy, mode, false, false); });
 }
 
-void release(const LOCKTAG &t)
+void release(const LOCKTAG &t, LOCKMODE mode)
 {
     LOCKTAG copy = t;
-    pg::call([&] { (void) LockRelease(&copy, ExclusiveLock, false); });
+    pg::call([&] { (void) LockRelease(&copy, mode, false); });
+}
+
+LOCKTAG queue_tag(Datum queue_text)
+{
+    text *q = DatumGetTextPP(queue_text);
+    return tag(Space::queue, VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q));
+}
+
+void share_queue(Datum queue_text)
+{
+    acquire(queue_tag(queue_text), ShareLock);
 }
 
 } // namespace baton::keylock
@@ -115,17 +126,22 @@ void lock_all(const std::vector<LOCKTAG> &tags, bool has_timeout, Datum timeout)
             keylock::acquire(t);
         return;
     }
+    // In 128 bits: a timeout of a million years must not wrap around. One
+    // longer than lock_timeout can express (INT_MAX ms) means no limit.
     const Interval *iv = DatumGetIntervalP(timeout);
-    int64 budget_us = iv->time + (static_cast<int64>(iv->day) + static_cast<int64>(iv->month) * DAYS_PER_MONTH) * USECS_PER_DAY;
-    TimestampTz deadline = GetCurrentTimestamp() + budget_us;
+    __int128 budget_us = static_cast<__int128>(iv->time) +
+                         (static_cast<__int128>(iv->day) + static_cast<__int128>(iv->month) * DAYS_PER_MONTH) *
+                             USECS_PER_DAY;
+    bool unlimited = budget_us / 1000 > INT_MAX;
+    __int128 deadline = static_cast<__int128>(GetCurrentTimestamp()) + budget_us;
     for (const LOCKTAG &t : tags) {
         if (keylock::try_acquire(t))
             continue;
-        int64 left_ms = (deadline - GetCurrentTimestamp()) / 1000;
-        if (left_ms <= 0)
+        __int128 left_ms = unlimited ? 0 : (deadline - GetCurrentTimestamp()) / 1000;
+        if (!unlimited && left_ms <= 0)
             not_available();
-        char setting[32];
-        snprintf(setting, sizeof setting, "%lld", static_cast<long long>(std::min<int64>(left_ms, INT_MAX)));
+        char setting[32];  // lock_timeout = 0 disables the limit
+        snprintf(setting, sizeof setting, "%lld", static_cast<long long>(left_ms));
         LOCKTAG copy = t;
         pg::call([&] {
             int nest = NewGUCNestLevel();
@@ -190,6 +206,13 @@ BATON_FUNCTION(baton_lock_keys)
 BATON_FUNCTION(baton_try_lock_keys)
 {
     PG_RETURN_BOOL(try_lock_all(canonical_tags(key_array(fcinfo, 0))));
+}
+
+// drop_queue's side of the queue guard (granted to nobody).
+BATON_FUNCTION(baton_queue_guard)
+{
+    keylock::acquire(keylock::queue_tag(args::queue(fcinfo, 0)), ExclusiveLock);
+    PG_RETURN_VOID();
 }
 
 BATON_FUNCTION(baton_key_holder)

@@ -14,18 +14,25 @@ namespace baton::keylock {
 enum class Space : uint16 {
     user_key = 16980,   // lock_key() and friends (pg_locks.objsubid)
     semaphore = 16981,  // serializes the slot count of one semaphore key
+    queue = 16982,      // enqueuers share it, drop_queue takes it alone
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.
 // Distinct keys with equal hashes share a lock: more exclusion, never less.
 LOCKTAG tag(Space space, const char *key, int len);
 
-// Transaction-scoped exclusive lock; false when it would have to wait.
-bool try_acquire(const LOCKTAG &t);
+// Transaction-scoped lock; false when it would have to wait.
+bool try_acquire(const LOCKTAG &t, LOCKMODE mode = ExclusiveLock);
 
 // Waits as long as lock_timeout allows (ERROR 55P03 when it runs out).
-void acquire(const LOCKTAG &t);
+void acquire(const LOCKTAG &t, LOCKMODE mode = ExclusiveLock);
 
-void release(const LOCKTAG &t);
+void release(const LOCKTAG &t, LOCKMODE mode = ExclusiveLock);
+
+// A queue's guard: enqueuers hold it shared until they commit, so that
+// drop_queue, which takes it exclusively, never leaves a job behind in a
+// queue it dropped, and waits only for writers of that one queue.
+void share_queue(Datum queue_text);
+LOCKTAG queue_tag(Datum queue_text);
 
 } // namespace baton::keylock
