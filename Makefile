@@ -35,8 +35,10 @@ REGRESS := $(filter-out baton--%,$(REGRESS))
 
 $(OBJS): $(wildcard src/*.hpp)
 
-.PHONY: test demo
+.PHONY: test demo bench
 test:
 	bash test/run.sh
 demo:
 	bash test/demo.sh
+bench:
+	bash test/bench.sh
