@@ -54,12 +54,16 @@ CREATE TABLE baton._jobs (
 -- backlog behind them.
 CREATE INDEX _jobs_ready ON baton._jobs (queue, priority DESC, run_at, id)
     WHERE state = 'ready';
+-- The IS NOT NULL in the next two predicates is there for the planner: only
+-- a query that names the column (reclaim_after <= ..., worker = ...) can use
+-- the index, so a lookup by id (complete, fail, renew) never picks one of
+-- them by mistake when its statistics say few jobs are running.
 -- claim: leases that may have expired (see reclaim_after).
 CREATE INDEX _jobs_running ON baton._jobs (queue, reclaim_after)
-    WHERE state = 'running';
+    WHERE state = 'running' AND reclaim_after IS NOT NULL;
 -- heartbeat: the jobs of one worker.
 CREATE INDEX _jobs_worker ON baton._jobs (worker)
-    WHERE state = 'running';
+    WHERE state = 'running' AND worker IS NOT NULL;
 -- unique_key dedupes among unfinished jobs of a queue.
 CREATE UNIQUE INDEX _jobs_unique_key ON baton._jobs (queue, unique_key)
     WHERE state IN ('ready', 'running') AND unique_key IS NOT NULL;

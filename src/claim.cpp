@@ -26,25 +26,25 @@ extern "C" {
 namespace baton {
 namespace {
 
-// Due jobs in claim order: higher priority, then earlier run_at, then lower
-// id. SKIP LOCKED: rows another transaction holds are passed over.
-// $4: concurrency keys already found full or busy in this call.
-spi::Statement due_ready{
-    "SELECT id, priority, run_at, attempt, max_attempts, concurrency_key FROM baton._jobs"
-    " WHERE queue = $1 AND state = 'ready' AND run_at <= $2"
-    "   AND (concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
-    " ORDER BY priority DESC, run_at, id LIMIT $3"
-    " FOR NO KEY UPDATE SKIP LOCKED",
-    4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}, nullptr};
-
-// Running jobs whose lease has passed are due again, in the same order.
-spi::Statement due_expired{
-    "SELECT id, priority, run_at, attempt, max_attempts, concurrency_key FROM baton._jobs"
-    " WHERE queue = $1 AND state = 'running'"
-    "   AND reclaim_after <= $2 AND lease_expires_at <= $2"
-    "   AND (concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
-    " ORDER BY priority DESC, run_at, id LIMIT $3"
-    " FOR NO KEY UPDATE SKIP LOCKED",
+// Due jobs, each branch in claim order (higher priority, then earlier
+// run_at, then lower id): ready jobs, and running jobs whose lease has
+// passed, which are due again in the same order. SKIP LOCKED: rows another
+// transaction holds are passed over. $4: concurrency keys already found
+// full or busy in this call. One statement for both branches: one executor
+// start, one snapshot.
+#define DUE_COLUMNS "id, priority, run_at, attempt, max_attempts, concurrency_key"
+#define NOT_BLOCKED "(concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
+spi::Statement due{
+    "SELECT * FROM (SELECT " DUE_COLUMNS " FROM baton._jobs"
+    "  WHERE queue = $1 AND state = 'ready' AND run_at <= $2 AND " NOT_BLOCKED
+    "  ORDER BY priority DESC, run_at, id LIMIT $3"
+    "  FOR NO KEY UPDATE SKIP LOCKED) ready"
+    " UNION ALL "
+    "SELECT * FROM (SELECT " DUE_COLUMNS " FROM baton._jobs"
+    "  WHERE queue = $1 AND state = 'running' AND reclaim_after <= $2"
+    "    AND lease_expires_at <= $2 AND " NOT_BLOCKED
+    "  ORDER BY priority DESC, run_at, id LIMIT $3"
+    "  FOR NO KEY UPDATE SKIP LOCKED) expired",
     4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}, nullptr};
 
 // The rows are locked already; the result columns are baton.claimed_job's.
@@ -164,14 +164,10 @@ void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool 
     for (;;) {
         pg::call([] { CHECK_FOR_INTERRUPTS(); });
         TimestampTz now = jobs::clock();
-        Datum blocked = slots.blocked();
-        std::vector<Candidate> expired = fetch(due_expired, queue, now, remaining, blocked);
-        std::vector<Candidate> due = fetch(due_ready, queue, now, remaining, blocked);
-        // Both lists are sorted; the first `remaining` of their union win.
-        // Rows locked but not taken stay locked until this transaction ends.
-        std::vector<Candidate> chosen;
-        std::merge(expired.begin(), expired.end(), due.begin(), due.end(),
-                   std::back_inserter(chosen), claim_order);
+        // The first `remaining` of both branches in claim order win. Rows
+        // locked but not taken stay locked until this transaction ends.
+        std::vector<Candidate> chosen = fetch(due, queue, now, remaining, slots.blocked());
+        std::sort(chosen.begin(), chosen.end(), claim_order);
         if (chosen.size() > static_cast<size_t>(remaining))
             chosen.resize(remaining);
 

@@ -25,7 +25,9 @@ void finish()
 static void prepare(Statement &stmt)
 {
     SPIPlanPtr plan = pg::call([&] {
-        SPIPlanPtr p = SPI_prepare(stmt.sql, stmt.nargs, stmt.argtypes);
+        // Generic plans: planned once; a custom plan per call would cost more
+        // than most of these statements take to run.
+        SPIPlanPtr p = SPI_prepare_cursor(stmt.sql, stmt.nargs, stmt.argtypes, CURSOR_OPT_GENERIC_PLAN);
         if (p != nullptr && SPI_keepplan(p) != 0)
             p = nullptr;
         return p;
