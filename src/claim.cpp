@@ -105,7 +105,7 @@ std::vector<Candidate> fetch(spi::Statement &stmt, Datum queue, TimestampTz now,
         bool null_key;
         c.key_text = spi::value(r, 5, &null_key);
         if (!null_key) {
-            text *t = DatumGetTextPP(c.key_text);
+            text *t = spi::text_value(r, 5);
             c.has_key = true;
             c.key.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
         }

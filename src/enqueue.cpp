@@ -242,7 +242,9 @@ TimestampTz parse_run_at(int ord, const JsonbValue &v)
             return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid),
                                        Int32GetDatum(-1));
         }));
-    } catch (const PgError &) {
+    } catch (const PgError &e) {
+        if (ERRCODE_TO_CATEGORY(e.edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+            throw;  // out of memory, a cancel...: not the input's fault
         bad_field(ord, "run_at", "is not a valid timestamp");
     }
     if (TIMESTAMP_NOT_FINITE(t))
@@ -427,7 +429,7 @@ void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts
     };
     std::vector<Holder> holders;
     for (uint64 k = 0; k < found; k++) {
-        text *t = DatumGetTextPP(spi::value(k, 1));
+        text *t = spi::text_value(k, 1);
         holders.push_back({rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))),
                            DatumGetInt64(spi::value(k, 0)), spi::value(k, 2)});
     }
@@ -441,6 +443,11 @@ void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts
                 hit.push_back(h.row);
                 break;
             }
+            // Under REPEATABLE READ the re-read would see the same version
+            // forever: fail as PostgreSQL's own row locking does there.
+            if (IsolationUsesXactSnapshot())
+                throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                            "baton: could not serialize access due to concurrent update");
             // Changed meanwhile: is the key still held by a ready job?
             if (spi::exec(ready_holder, spi::Args().add(queue).add(h.row->key_text)) == 0)
                 break;  // now running or finished: reported as it is
@@ -487,7 +494,7 @@ void report_holders(Datum queue, const std::vector<BatchRow *> &conflicts)
     uint64 found = spi::exec(find_holders, spi::Args().add(queue).add(key_array(open)));
     std::map<std::string, BatchRow *> rows = by_key(open);
     for (uint64 k = 0; k < found; k++) {
-        text *t = DatumGetTextPP(spi::value(k, 1));
+        text *t = spi::text_value(k, 1);
         BatchRow *r = rows.at(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
         r->id = DatumGetInt64(spi::value(k, 0));
         r->resolved = true;

@@ -127,6 +127,8 @@ std::vector<int64> int8_elements(FunctionCallInfo fcinfo, int i, const char *nam
     pg::call([&] { deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &count); });
     std::vector<int64> out(count);
     for (int k = 0; k < count; k++) {
+        if (k % 4096 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         if (nulls[k])
             throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
         out[k] = DatumGetInt64(elems[k]);
@@ -147,8 +149,11 @@ Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
                     "baton: ids and lease_tokens must have the same length, got %zu and %zu",
                     ids.size(), tokens.size());
     std::vector<std::pair<int64, int64>> pairs;
-    for (size_t k = 0; k < ids.size(); k++)
+    for (size_t k = 0; k < ids.size(); k++) {
+        if (k % 4096 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         pairs.emplace_back(ids[k], tokens[k]);
+    }
     std::sort(pairs.begin(), pairs.end());
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     Fenced out;

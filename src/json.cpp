@@ -28,7 +28,9 @@ static Object fields_of(JsonbContainer *container)
 {
     Object out;
     JsonbIterator *it = pg::call([&] { return JsonbIteratorInit(container); });
-    for (;;) {
+    for (int steps = 0;; steps++) {
+        if (steps % 1024 == 1023)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         JsonbValue v;
         JsonbIteratorToken tok = pg::call([&] { return JsonbIteratorNext(&it, &v, true); });
         if (tok == WJB_DONE)

@@ -51,7 +51,7 @@ void release(const LOCKTAG &t, LOCKMODE mode)
 
 LOCKTAG queue_tag(Datum queue_text)
 {
-    text *q = DatumGetTextPP(queue_text);
+    text *q = pg::call([queue_text] { return DatumGetTextPP(queue_text); });
     return tag(Space::queue, VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q));
 }
 
@@ -71,7 +71,9 @@ std::vector<LOCKTAG> canonical_tags(const std::vector<Datum> &keys)
 {
     std::vector<LOCKTAG> tags;
     for (Datum k : keys) {
-        text *t = DatumGetTextPP(k);
+        if (tags.size() % 1024 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        text *t = pg::call([k] { return DatumGetTextPP(k); });
         tags.push_back(keylock::tag(keylock::Space::user_key, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
     }
     auto key_of = [](const LOCKTAG &t) {
@@ -99,6 +101,8 @@ std::vector<Datum> key_array(FunctionCallInfo fcinfo, int i)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys must not be empty");
     std::vector<Datum> out;
     for (int k = 0; k < count; k++) {
+        if (k % 1024 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         if (nulls[k])
             throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: keys must not contain NULL elements");
         text *t = pg::call([&] { return DatumGetTextPP(elems[k]); });

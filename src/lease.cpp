@@ -88,7 +88,8 @@ BATON_FUNCTION(baton_renew)
         spi::finish();
         PG_RETURN_NULL();
     }
-    spi::exec(extend_one, spi::Args().add(ids[0]).add(ids[1]).add(TimestampTzGetDatum(now)).add(effective_lease));
+    if (spi::exec(extend_one, spi::Args().add(ids[0]).add(ids[1]).add(TimestampTzGetDatum(now)).add(effective_lease)) != 1)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: renew lost the row it had locked");
     TimestampTz renewed = DatumGetTimestampTz(spi::value(0, 0));
     spi::finish();
     PG_RETURN_TIMESTAMPTZ(renewed);

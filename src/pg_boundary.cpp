@@ -3,9 +3,11 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 extern "C" {
+#include "mb/pg_wchar.h"
 #include "utils/elog.h"
 PG_MODULE_MAGIC;
 }
@@ -22,9 +24,12 @@ Error::Error(int sqlstate, const char *fmt, ...) : sqlstate_(sqlstate)
 
 // Raised outside any catch block: ereport() longjmps, and a longjmp out of a
 // catch handler would leave the C++ runtime's exception state behind.
-static void raise(int sqlstate, const char *message) pg_attribute_noreturn();
-static void raise(int sqlstate, const char *message)
+static void raise(int sqlstate, char *message) pg_attribute_noreturn();
+static void raise(int sqlstate, char *message)
 {
+    // snprintf may have cut the message inside a multibyte character.
+    int len = static_cast<int>(strlen(message));
+    message[pg_mbcliplen(message, len, len)] = '\0';
     ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
     pg_unreachable();
 }

@@ -82,7 +82,7 @@ BATON_FUNCTION(baton_acquire)
     Datum key = args::key(fcinfo, 0, "key");
     Datum owner = args::key(fcinfo, 1, "owner");
     Datum ttl = ttl_arg(fcinfo, 2);
-    text *k = DatumGetTextPP(key);
+    text *k = pg::call([key] { return DatumGetTextPP(key); });
 
     spi::connect();
     semaphore::guard(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));

@@ -56,7 +56,16 @@ uint64 exec(Statement &stmt, const Args &args)
 
 Datum value(uint64 row, int col, bool *isnull)
 {
+    if (SPI_tuptable == nullptr || row >= SPI_tuptable->numvals || col >= SPI_tuptable->tupdesc->natts)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: no row %llu, column %d in the last result",
+                    static_cast<unsigned long long>(row), col + 1);
     return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, isnull);
+}
+
+text *text_value(uint64 row, int col)
+{
+    Datum d = value(row, col);
+    return pg::call([d] { return DatumGetTextPP(d); });
 }
 
 Datum value(uint64 row, int col)

@@ -52,6 +52,7 @@ uint64 exec(Statement &stmt, const Args &args);
 // Column `col` (0-based) of row `row` of the last result.
 Datum value(uint64 row, int col, bool *isnull);
 Datum value(uint64 row, int col);  // the column must not be NULL
+text *text_value(uint64 row, int col);  // a non-NULL text column, detoasted
 
 // A palloc'd int8[] holding v, for an int8[] parameter.
 Datum int8_array(const std::vector<int64> &v);

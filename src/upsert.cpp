@@ -13,9 +13,11 @@
 #include <vector>
 
 extern "C" {
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -58,7 +60,12 @@ Target target_table(FunctionCallInfo fcinfo)
     if (PG_ARGISNULL(0))
         throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: target must not be NULL");
     Oid relid = PG_GETARG_OID(0);
-    char kind = pg::call([&] { return get_rel_relkind(relid); });
+    // Locked first, so that a concurrent DROP cannot pull the names away
+    // between the catalog look-ups below.
+    char kind = pg::call([&] {
+        LockRelationOid(relid, AccessShareLock);
+        return get_rel_relkind(relid);
+    });
     if (kind == '\0')
         throw Error(ERRCODE_UNDEFINED_TABLE, "baton: target relation with OID %u does not exist", relid);
     // A partitioned table cannot report xmax through RETURNING, which is how
@@ -69,8 +76,12 @@ Target target_table(FunctionCallInfo fcinfo)
     if (kind != RELKIND_RELATION)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: target must be a table");
     const char *name = pg::call([&] {
-        return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+        char *nsp = get_namespace_name(get_rel_namespace(relid));
+        char *rel = get_rel_name(relid);
+        return (nsp && rel) ? quote_qualified_identifier(nsp, rel) : nullptr;
     });
+    if (name == nullptr)
+        throw Error(ERRCODE_UNDEFINED_TABLE, "baton: target relation with OID %u does not exist", relid);
     return {relid, name};
 }
 
@@ -126,8 +137,15 @@ BATON_FUNCTION(baton_sorted_upsert)
     std::vector<std::string> fields;
     for (const json::Field &f : rows[0])
         fields.push_back(f.key);
+    if (fields.size() > MaxHeapAttributeNumber)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: rows elements have more fields than a table has columns");
     std::set<std::string> field_set(fields.begin(), fields.end());
     for (size_t r = 0; r < rows.size(); r++) {
+        if (r % 1024 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        if (rows[r].size() != fields.size())
+            throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "baton: rows element %zu must have the same fields as element 1", r + 1);
         std::set<std::string> these;
         for (const json::Field &f : rows[r])
             these.insert(f.key);
