@@ -67,9 +67,8 @@ CREATE INDEX _jobs_worker ON baton._jobs (worker)
 -- unique_key dedupes among unfinished jobs of a queue.
 CREATE UNIQUE INDEX _jobs_unique_key ON baton._jobs (queue, unique_key)
     WHERE state IN ('ready', 'running') AND unique_key IS NOT NULL;
--- purge and the finished-job counts.
-CREATE INDEX _jobs_finished ON baton._jobs (queue, finished_at)
-    WHERE state IN ('completed', 'dead', 'cancelled');
+-- No index on finished jobs: every completion would pay for it, and only
+-- purge, a maintenance call, would read it.
 
 -- Running jobs per concurrency key: the job side of a semaphore's slots.
 CREATE INDEX _jobs_concurrency ON baton._jobs (concurrency_key)

@@ -88,9 +88,8 @@ BATON_FUNCTION(baton_fail)
 }
 
 // ---------------------------------------------------------------------------
-// complete_batch: rows locked in ascending id order (the lock clause sits
-// above the sort), so it never deadlocks with another complete_batch,
-// heartbeat or complete_and_claim.
+// complete_batch: rows locked in ascending id order, so it never deadlocks
+// with another complete_batch, heartbeat or complete_and_claim.
 // ---------------------------------------------------------------------------
 
 #include <algorithm>
@@ -103,14 +102,20 @@ extern "C" {
 
 namespace {
 
+// The ids arrive sorted ascending (fenced_args); each is locked by a LATERAL
+// primary-key lookup, so the rows are locked in array order, that is in
+// ascending id order, whatever the statistics say. The update then finds the
+// locked rows by primary key too (an array, never a join a planner without
+// statistics could turn into a sequential scan).
 spi::Statement complete_sorted{
     "WITH owned AS ("
-    "  SELECT j.id, u.token FROM baton._jobs j, unnest($1::int8[], $2::int8[]) AS u(id, token)"
-    "   WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'"
-    "     AND j.lease_expires_at > $3"
-    "   ORDER BY j.id FOR NO KEY UPDATE OF j)"
+    "  SELECT o.id, o.lease_token FROM unnest($1::int8[], $2::int8[]) AS u(id, token)"
+    "  CROSS JOIN LATERAL (SELECT j.id, j.lease_token FROM baton._jobs j"
+    "     WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'"
+    "       AND j.lease_expires_at > $3"
+    "     FOR NO KEY UPDATE) o)"
     " UPDATE baton._jobs j SET state = 'completed', finished_at = $3"
-    "   FROM owned o WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'"
+    "  WHERE j.id = ANY (ARRAY(SELECT id FROM owned)) AND j.state = 'running'"
     " RETURNING j.id",
     3, {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID}, nullptr};
 
