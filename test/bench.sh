@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# make bench: baton against a plain-SQL SKIP LOCKED queue (test/bench/plain.sql)
+# on a throwaway cluster: the same workloads, in the same run, with the same
+# settings, driven by test/bench/loadgen.cpp. Every configuration runs both
+# systems back to back (which goes first alternates), each on a freshly
+# truncated table after a CHECKPOINT and a pause.
+#
+#   make bench            full run (< 15 min): also writes docs/performance.md
+#                         and docs/performance.png
+#   make bench QUICK=1    a subset (< 2 min)
+#
+# Every run leaves its data and tables in test/bin/bench/ (gitignored).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. test/lib.sh
+
+QUICK=${QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+OUT=test/bin/bench
+DATA=$OUT/data.tsv
+LOADGEN=test/bin/loadgen
+DOC=docs/performance.md
+export PGDATABASE=bench
+
+# Drain sets: "backlog W-list n-list finish-list". The full run covers every
+# W x n x finish at 10,000 jobs; at 100,000 only W=16, and at n=1 only the
+# per-job complete whose claim latency the issue's targets read: a
+# 100,000-job drain at n=1 takes most of a minute per system.
+if [ -n "$QUICK" ]; then
+  COMMAND="make bench QUICK=1"
+  DRAIN_SETS=("10000 16 1,10 complete,batch,loop")
+  ENQUEUE_SINGLE_ROWS=4000
+  ENQUEUE_BATCH_ROWS=20000
+  HEARTBEAT_CALLS=5
+  CHURN_JOBS=100000
+  PAUSE=0.2
+else
+  COMMAND="make bench"
+  DRAIN_SETS=("10000 1,4,16 1,10 complete,batch,loop"
+              "100000 16 1 complete"
+              "100000 16 10 batch,loop")
+  ENQUEUE_SINGLE_ROWS=20000
+  ENQUEUE_BATCH_ROWS=100000
+  HEARTBEAT_CALLS=10
+  CHURN_JOBS=1000000
+  PAUSE=0.5
+fi
+ENQUEUE_SINGLE_THREADS=4   # single calls are commit-bound: several producers
+ENQUEUE_BATCH_THREADS=1    # batches are CPU-bound: one producer shows the cost per row
+HEARTBEAT_JOBS=10000
+CHURN_WORKERS=4
+CHURN_N=10
+CHURN_LOADED=10000         # backlog at the start, analyzed: a queue that has been running
+
+# Packages beyond lib.sh's: libpq-dev (the load generator), gnuplot-nox (the plot).
+BENCH_PACKAGES="libpq-dev gnuplot-nox"
+
+ensure_bench_packages() {
+  local missing=() p
+  for p in $BENCH_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "baton: missing packages: ${missing[*]} (run as root to install them)" >&2
+    return 1
+  fi
+  echo "== installing ${missing[*]}"
+  apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build_loadgen() {
+  echo "== building the load generator"
+  mkdir -p test/bin
+  g++ -O2 -std=c++20 -Wall -Wextra -Werror -pthread -I"$($PG_CONFIG --includedir)" \
+    -o "$LOADGEN" test/bench/loadgen.cpp -L"$($PG_CONFIG --libdir)" -lpq
+}
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+cleanup() {
+  cluster_stop
+  cluster_remove
+}
+
+setup_db() {
+  sql -d postgres -c "CREATE DATABASE bench" &&
+    sql -c "CREATE EXTENSION baton" \
+        -c "SELECT baton.create_queue('bench')" \
+        -c "SELECT baton.create_queue('warmup')" \
+        -f test/bench/plain.sql >/dev/null
+}
+
+setting() { sql -c "SHOW $1"; }
+
+# The header of every result: what ran, where, with which settings.
+settings() {
+  local commit
+  commit=$(git rev-parse --short HEAD 2>/dev/null)
+  git diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit + uncommitted changes in src/ or sql/"
+  cat <<EOF
+- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $commit)
+- machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sr)
+- load average before the run (other work on the machine skews every figure): $(cut -d' ' -f1-3 /proc/loadavg)
+- PostgreSQL: $(sql -c "SELECT version()" | cut -d, -f1)
+- settings: shared_buffers $(setting shared_buffers), synchronous_commit $(setting synchronous_commit), fsync $(setting fsync), max_connections $(setting max_connections), max_wal_size $(setting max_wal_size), autovacuum $(setting autovacuum); everything else initdb's defaults
+- load generator: C++ on libpq, one thread and connection per worker, prepared statements, each worker's statements warmed up once before the clock starts
+- between runs: TRUNCATE, reload, VACUUM ANALYZE of a backlog, CHECKPOINT, ${PAUSE} s pause; baton and baseline alternate which runs first
+EOF
+}
+
+table_of() { [ "$1" = baton ] && echo baton._jobs || echo plain.jobs; }
+
+# fresh SYSTEM [BACKLOG]: an empty table (plus BACKLOG analyzed ready jobs),
+# checkpointed and left alone for a moment, so no run pays for the last.
+fresh() {
+  local table
+  table=$(table_of "$1")
+  sql -c "TRUNCATE $table" || return 1
+  if [ "${2:-0}" -gt 0 ]; then
+    "$LOADGEN" load "$1" "$2" && sql -c "VACUUM ANALYZE $table" || return 1
+  fi
+  sql -c CHECKPOINT && sleep "$PAUSE"
+}
+
+# loadgen ARGS...: one measurement; its lines go to $DATA and, summarized, to
+# the terminal.
+loadgen() {
+  local lines
+  lines=$("$LOADGEN" "$@") || { echo "!! loadgen $* failed" >&2; return 1; }
+  printf '%s\n' "$lines" >>"$DATA"
+  printf '%s\n' "$lines" | awk -F'\t' '$1 != "churn" && $1 != "latency" {print "   " $0}'
+}
+
+# both FUNCTION ARGS...: FUNCTION baton ARGS and FUNCTION plain ARGS, in an
+# order that alternates from one configuration to the next.
+FLIP=0
+both() {
+  local fn=$1 first=baton second=plain
+  shift
+  ((FLIP ^= 1)) || { first=plain; second=baton; }
+  "$fn" "$first" "$@" && "$fn" "$second" "$@"
+}
+
+drain_one() {  # SYSTEM BACKLOG W N FINISH
+  fresh "$1" "$2" && loadgen drain "$1" "$5" "$2" "$3" "$4"
+}
+
+enqueue_one() {  # SYSTEM KIND ROWS THREADS
+  fresh "$1" && loadgen enqueue "$@"
+}
+
+heartbeat_one() {  # SYSTEM
+  fresh "$1" "$HEARTBEAT_JOBS" && loadgen heartbeat "$1" "$HEARTBEAT_JOBS" "$HEARTBEAT_CALLS"
+}
+
+# The churn leaves its table as autovacuum left it: report its size.
+churn_one() {  # SYSTEM
+  local table
+  table=$(table_of "$1")
+  fresh "$1" "$CHURN_LOADED" &&
+    loadgen churn "$1" "$CHURN_JOBS" "$CHURN_WORKERS" "$CHURN_N" "$CHURN_LOADED" || return 1
+  sleep 1  # the workers' backends flush their statistics as they exit
+  sql -F $'\t' -c "SELECT 'size', '$1', pg_total_relation_size(relid), pg_relation_size(relid),
+                          pg_indexes_size(relid), n_dead_tup, autovacuum_count
+                     FROM pg_stat_user_tables WHERE relid = '$table'::regclass" >>"$DATA"
+}
+
+run_drains() {
+  local set jobs ws ns finishes w n f
+  echo "== drain: a backlog emptied by W workers claiming n (drain SYSTEM BACKLOG W n FINISH jobs/s seconds)"
+  for set in "${DRAIN_SETS[@]}"; do
+    read -r jobs ws ns finishes <<<"$set"
+    for n in ${ns//,/ }; do
+      for w in ${ws//,/ }; do
+        for f in ${finishes//,/ }; do
+          both drain_one "$jobs" "$w" "$n" "$f" || return 1
+        done
+      done
+    done
+  done
+}
+
+run_enqueues() {
+  echo "== enqueue (enqueue SYSTEM KIND CONNECTIONS ROWS rows/s)"
+  both enqueue_one single "$ENQUEUE_SINGLE_ROWS" "$ENQUEUE_SINGLE_THREADS" &&
+    both enqueue_one batch "$ENQUEUE_BATCH_ROWS" "$ENQUEUE_BATCH_THREADS" &&
+    both enqueue_one batch_unique "$ENQUEUE_BATCH_ROWS" "$ENQUEUE_BATCH_THREADS"
+}
+
+run_heartbeats() {
+  echo "== heartbeat (heartbeat SYSTEM LEASES CALLS mean_ms max_ms updates hot_updates)"
+  both heartbeat_one
+}
+
+run_churn() {
+  echo "== churn: $CHURN_JOBS jobs, producer + $CHURN_WORKERS workers claiming $CHURN_N (churn_total SYSTEM JOBS seconds jobs/s empty_polls)"
+  both churn_one
+}
+
+# The plot and the doc: full runs only (QUICK covers too few W to plot).
+publish() {
+  local section=$OUT/section.md
+  gnuplot -e "dir='$OUT'; backlog='10,000'; out='docs/performance.png'" test/bench/plot.gp || return 1
+  {
+    echo "## Results"
+    echo
+    cat "$OUT/settings.md"
+    echo
+    echo "The baseline is \`test/bench/plain.sql\` with the canonical claim"
+    echo "\`UPDATE … WHERE id IN (SELECT id … ORDER BY priority DESC, run_at, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …\`;"
+    echo "its three finish modes are an owner-checked \`UPDATE\` per job (complete per job), one"
+    echo "\`UPDATE … WHERE id = ANY(ids) AND lease_token = ANY(tokens)\` (complete_batch), and one"
+    echo "statement \`WITH done AS (UPDATE … completes) UPDATE … claims\` (complete_and_claim: one round"
+    echo "trip, one commit, like baton's; the completion is made to run before the claim's scan, since"
+    echo "the other order deadlocks, see \`test/bench/loadgen.cpp\`). Ratios are baton / baseline: above 1 is better for jobs/s"
+    echo "and rows/s, below 1 is better for latencies and sizes."
+    echo
+    echo '![jobs/s](performance.png)'
+    echo
+    cat "$OUT/results.md"
+  } >"$section"
+  python3 test/bench/report.py splice "$DOC" "$section"
+  echo "== wrote $DOC and docs/performance.png"
+}
+
+started=$SECONDS
+ensure_packages || exit 1
+ensure_bench_packages || exit 1
+build_and_install || exit 1
+build_loadgen || exit 1
+cluster_start bench || exit 1
+trap cleanup EXIT
+setup_db || exit 1
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+: >"$DATA"
+settings >"$OUT/settings.md"
+echo "== settings"
+cat "$OUT/settings.md"
+
+for part in run_drains run_enqueues run_heartbeats run_churn; do
+  t0=$SECONDS
+  "$part" || { echo "!! $part failed; server log:" >&2; tail -20 "$CLUSTER_LOG" >&2; exit 1; }
+  echo "   ($part: $((SECONDS - t0)) s)"
+done
+
+python3 test/bench/report.py tables "$DATA" "$OUT" >"$OUT/results.md" || exit 1
+echo
+cat "$OUT/results.md"
+[ -n "$QUICK" ] || publish || exit 1
+echo "== results in $OUT/results.md; bench took $((SECONDS - started)) s"
