@@ -1,8 +1,10 @@
 #include "args.hpp"
 
 extern "C" {
-#include "utils/builtins.h"
 #include "datatype/timestamp.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 }
 
 namespace baton::args {
@@ -106,6 +108,34 @@ bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign si
     if (sign == Sign::non_negative && s < 0)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must not be negative", name);
     *out = PointerGetDatum(iv);
+    return true;
+}
+
+bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out)
+{
+    if (PG_ARGISNULL(i))
+        return false;
+    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
+    if (ARR_NDIM(arr) > 1)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be a one-dimensional array", name);
+    Datum *elems;
+    bool *nulls;
+    int count;
+    pg::call([&] {
+        int16 typlen;
+        bool typbyval;
+        char typalign;
+        get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+        deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &count);
+    });
+    out->reserve(count);
+    for (int k = 0; k < count; k++) {
+        if (k % 4096 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        if (nulls[k])
+            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
+        out->push_back(elems[k]);
+    }
     return true;
 }
 

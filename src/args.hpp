@@ -5,6 +5,8 @@
 
 #include "pg_boundary.hpp"
 
+#include <vector>
+
 extern "C" {
 #include "utils/timestamp.h"
 }
@@ -32,6 +34,10 @@ enum class Sign { positive, non_negative };
 
 // An interval argument whose NULL means "the default": returns false then.
 bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign sign, Datum *out);
+
+// The elements of a one-dimensional array argument of `elemtype` (int8 or
+// text); false when the argument is NULL. NULL elements are 22004.
+bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out);
 
 // A text argument as a NUL-terminated C string (palloc'd).
 char *cstring(Datum text);

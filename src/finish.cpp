@@ -121,23 +121,13 @@ spi::Statement complete_sorted{
 
 std::vector<int64> int8_elements(FunctionCallInfo fcinfo, int i, const char *name)
 {
-    if (PG_ARGISNULL(i))
+    std::vector<Datum> elems;
+    if (!args::array_elements(fcinfo, i, name, INT8OID, &elems))
         throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not be NULL", name);
-    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
-    if (ARR_NDIM(arr) > 1)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be a one-dimensional array", name);
-    Datum *elems;
-    bool *nulls;
-    int count;
-    pg::call([&] { deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &count); });
-    std::vector<int64> out(count);
-    for (int k = 0; k < count; k++) {
-        if (k % 4096 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        if (nulls[k])
-            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
-        out[k] = DatumGetInt64(elems[k]);
-    }
+    std::vector<int64> out;
+    out.reserve(elems.size());
+    for (Datum d : elems)
+        out.push_back(DatumGetInt64(d));
     return out;
 }
 

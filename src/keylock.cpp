@@ -88,27 +88,17 @@ std::vector<LOCKTAG> canonical_tags(const std::vector<Datum> &keys)
 
 std::vector<Datum> key_array(FunctionCallInfo fcinfo, int i)
 {
-    if (PG_ARGISNULL(i))
+    std::vector<Datum> elems, out;
+    if (!args::array_elements(fcinfo, i, "keys", TEXTOID, &elems))
         throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: keys must not be NULL");
-    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
-    if (ARR_NDIM(arr) > 1)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys must be a one-dimensional array");
-    Datum *elems;
-    bool *nulls;
-    int count;
-    pg::call([&] { deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
-    if (count == 0)
+    if (elems.empty())
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys must not be empty");
-    std::vector<Datum> out;
-    for (int k = 0; k < count; k++) {
-        if (k % 1024 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        if (nulls[k])
-            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: keys must not contain NULL elements");
-        text *t = pg::call([&] { return DatumGetTextPP(elems[k]); });
+    for (size_t k = 0; k < elems.size(); k++) {
+        Datum d = elems[k];
+        text *t = pg::call([d] { return DatumGetTextPP(d); });
         int len = VARSIZE_ANY_EXHDR(t);
         if (len < 1 || len > 512)
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys element %d must be 1 to 512 bytes long, got %d",
+            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys element %zu must be 1 to 512 bytes long, got %d",
                         k + 1, len);
         out.push_back(PointerGetDatum(t));
     }

@@ -30,23 +30,14 @@ namespace {
 
 constexpr int max_rows = 10000;
 
-// The elements of a text[] argument; NULL when the argument is NULL.
+// The elements of a text[] argument as strings; false when it is NULL.
 bool text_elements(FunctionCallInfo fcinfo, int i, const char *name, std::vector<std::string> *out)
 {
-    if (PG_ARGISNULL(i))
+    std::vector<Datum> elems;
+    if (!args::array_elements(fcinfo, i, name, TEXTOID, &elems))
         return false;
-    ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
-    if (ARR_NDIM(arr) > 1)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be a one-dimensional array", name);
-    Datum *elems;
-    bool *nulls;
-    int count;
-    pg::call([&] { deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
-    for (int k = 0; k < count; k++) {
-        if (nulls[k])
-            throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
-        out->push_back(args::cstring(elems[k]));
-    }
+    for (Datum d : elems)
+        out->push_back(args::cstring(d));
     return true;
 }
 

@@ -55,20 +55,6 @@ CHURN_LOADED=10000         # backlog at the start, analyzed: a queue that has be
 # Packages beyond lib.sh's: libpq-dev (the load generator), gnuplot-nox (the plot).
 BENCH_PACKAGES="libpq-dev gnuplot-nox"
 
-ensure_bench_packages() {
-  local missing=() p
-  for p in $BENCH_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  if [ "$(id -u)" != 0 ]; then
-    echo "baton: missing packages: ${missing[*]} (run as root to install them)" >&2
-    return 1
-  fi
-  echo "== installing ${missing[*]}"
-  apt-get update -qq >/dev/null &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
 
 build_loadgen() {
   echo "== building the load generator"
@@ -226,8 +212,7 @@ publish() {
 }
 
 started=$SECONDS
-ensure_packages || exit 1
-ensure_bench_packages || exit 1
+ensure_packages $BENCH_PACKAGES || exit 1
 build_and_install || exit 1
 build_loadgen || exit 1
 cluster_start bench || exit 1

@@ -10,9 +10,10 @@ BATON_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
   python3 python3-psycopg2 make g++"
 
+# ensure_packages [EXTRA...]: BATON_PACKAGES and any extra ones.
 ensure_packages() {
   local missing=() p
-  for p in $BATON_PACKAGES; do
+  for p in $BATON_PACKAGES "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0

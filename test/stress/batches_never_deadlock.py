@@ -22,6 +22,8 @@ import traceback
 
 import psycopg2
 import psycopg2.extras
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from verdict import verdict  # noqa: E402
 
 DB = "stress_batches"
 QUEUE = "stress"
@@ -448,11 +450,7 @@ def main():
           "(information: shows the test can see deadlocks)%s"
           % (naive_deadlocks, naive_batches,
              "; other errors: %s" % naive_errors[:3] if naive_errors else ""))
-    for f in failures:
-        print("FAIL: " + f)
-    print("%s (%.1f s)" % ("not ok - batches deadlocked or went wrong" if failures else
-                           "ok - baton batches never deadlocked", time.time() - began))
-    return 1 if failures else 0
+    return verdict(failures, "baton batches never deadlocked", "batches deadlocked or went wrong", began)
 
 
 if __name__ == "__main__":

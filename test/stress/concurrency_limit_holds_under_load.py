@@ -27,6 +27,8 @@ import time
 import traceback
 
 import psycopg2
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from verdict import verdict  # noqa: E402
 
 DB = "stress_concurrency_limit"
 QUEUES = ("limit_a", "limit_b")
@@ -291,13 +293,8 @@ def main():
           "%d claims (%d empty, %d by complete_and_claim); errors=%d, wrong results=%d"
           % (PROCS, THREADS, "/".join(QUEUES), len(LIMITS), len(records), run_seconds, claims, empty, cac,
              len(errors), len(problems)))
-    for line in lines:
-        print(line)
-    for f in failures:
-        print("FAIL: " + f)
-    print("%s (%.1f s)" % ("not ok - the concurrency limit did not hold" if failures else
-                           "ok - every key reached its limit and never exceeded it", time.time() - began))
-    return 1 if failures else 0
+    return verdict(failures, "every key reached its limit and never exceeded it",
+                   "the concurrency limit did not hold", began, lines)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ import time
 import traceback
 
 import psycopg2
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from verdict import verdict  # noqa: E402
 
 DB = "stress_keylocks_pool"
 CLIENTS = 20
@@ -412,13 +414,8 @@ def phases(conns, failures, info):
 
 
 def finish(failures, info, began):
-    for line in info:
-        print(line)
-    for f in failures:
-        print("FAIL: " + f)
-    print("%s (%.1f s)" % ("not ok - key locks went wrong behind pgbouncer" if failures else
-                           "ok - key locks held and left nothing behind pgbouncer", time.time() - began))
-    return 1 if failures else 0
+    return verdict(failures, "key locks held and left nothing behind pgbouncer",
+                   "key locks went wrong behind pgbouncer", began, info)
 
 
 if __name__ == "__main__":
