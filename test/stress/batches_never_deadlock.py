@@ -23,7 +23,7 @@ import traceback
 import psycopg2
 import psycopg2.extras
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from verdict import verdict  # noqa: E402
+from common import admin, verdict  # noqa: E402
 
 DB = "stress_batches"
 QUEUE = "stress"
@@ -343,24 +343,14 @@ def run(procs, seconds):
     return results
 
 
-def admin(sql, dbname="postgres"):
-    conn = psycopg2.connect(dbname=dbname, options="-c client_min_messages=warning")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
-
-
 def main():
     began = time.time()
     admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
     admin("CREATE DATABASE %s" % DB)
     failures = []
     try:
-        admin("CREATE EXTENSION baton", DB)
-        admin("SELECT baton.create_queue('%s', lease => '5 minutes')" % QUEUE, DB)
+        admin("CREATE EXTENSION baton", dbname=DB)
+        admin("SELECT baton.create_queue('%s', lease => '5 minutes')" % QUEUE, dbname=DB)
 
         results = run([(enqueuer, i) for i in range(ENQUEUERS)] + [(worker, i) for i in range(WORKERS)],
                       BATON_SECONDS)
@@ -404,10 +394,10 @@ def main():
         # Global consistency.
         dup_keys = admin("SELECT unique_key, count(*) FROM baton.jobs WHERE queue = '%s'"
                          " AND state IN ('ready', 'running') AND unique_key IS NOT NULL"
-                         " GROUP BY 1 HAVING count(*) > 1" % QUEUE, DB)
+                         " GROUP BY 1 HAVING count(*) > 1" % QUEUE, dbname=DB)
         if dup_keys:
             failures.append("unfinished jobs share a unique_key: %r" % dup_keys[:5])
-        db_ids = {r[0] for r in admin("SELECT id FROM baton.jobs WHERE queue = '%s'" % QUEUE, DB)}
+        db_ids = {r[0] for r in admin("SELECT id FROM baton.jobs WHERE queue = '%s'" % QUEUE, dbname=DB)}
         if len(inserted) != len(set(inserted)):
             failures.append("%d job ids were reported inserted by more than one row"
                             % (len(inserted) - len(set(inserted))))
@@ -416,25 +406,25 @@ def main():
                             % (len(db_ids), len(set(inserted)), len(set(inserted) - db_ids),
                                len(db_ids - set(inserted))))
         db_done = {r[0] for r in admin("SELECT id FROM baton.jobs WHERE queue = '%s' AND state = 'completed'"
-                                       % QUEUE, DB)}
+                                       % QUEUE, dbname=DB)}
         if len(completed) != len(set(completed)):
             failures.append("%d jobs were completed twice" % (len(completed) - len(set(completed))))
         if db_done != set(completed):
             failures.append("completed jobs in the queue (%d) differ from those the workers completed (%d)"
                             % (len(db_done), len(set(completed))))
-        running = admin("SELECT count(*) FROM baton.jobs WHERE queue = '%s' AND state = 'running'" % QUEUE, DB)[0][0]
+        running = admin("SELECT count(*) FROM baton.jobs WHERE queue = '%s' AND state = 'running'" % QUEUE, dbname=DB)[0][0]
         if running and not errors:
             failures.append("%d jobs still running after every worker completed what it claimed" % running)
         others = admin("SELECT state, count(*) FROM baton.jobs WHERE queue = '%s'"
-                       " AND state NOT IN ('ready', 'running', 'completed') GROUP BY 1" % QUEUE, DB)
+                       " AND state NOT IN ('ready', 'running', 'completed') GROUP BY 1" % QUEUE, dbname=DB)
         if others:
             failures.append("jobs in unexpected states: %r" % others)
         baton_elapsed = time.time() - began
 
         # The naive control.
-        admin("CREATE TABLE naive (k text PRIMARY KEY, v int)", DB)
+        admin("CREATE TABLE naive (k text PRIMARY KEY, v int)", dbname=DB)
         admin("INSERT INTO naive SELECT k, 0 FROM unnest(ARRAY[%s]) k"
-              % ",".join("'%s'" % k for k in NAIVE_KEYS), DB)
+              % ",".join("'%s'" % k for k in NAIVE_KEYS), dbname=DB)
         nres = run([(naive, i) for i in range(NAIVE_PROCS)], NAIVE_SECONDS)
         naive_deadlocks = sum(r["deadlocks"] for r in nres)
         naive_batches = sum(r.get("batches", 0) for r in nres)

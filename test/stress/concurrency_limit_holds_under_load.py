@@ -28,7 +28,7 @@ import traceback
 
 import psycopg2
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from verdict import verdict  # noqa: E402
+from common import admin, verdict  # noqa: E402
 
 DB = "stress_concurrency_limit"
 QUEUES = ("limit_a", "limit_b")
@@ -64,16 +64,6 @@ def connect():
     conn = psycopg2.connect(dbname=DB, options=SESSION)
     conn.autocommit = True
     return conn
-
-
-def admin(sql, args=None, dbname="postgres"):
-    conn = psycopg2.connect(dbname=dbname, options="-c client_min_messages=warning")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
 
 
 # ---------------------------------------------------------------------------

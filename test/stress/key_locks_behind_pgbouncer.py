@@ -43,7 +43,7 @@ import traceback
 
 import psycopg2
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from verdict import verdict  # noqa: E402
+from common import admin, verdict  # noqa: E402
 
 DB = "stress_keylocks_pool"
 CLIENTS = 20
@@ -53,16 +53,6 @@ SESSION_SECONDS = 3.0
 KEY = "section"
 USER_KEY_SPACE, GUARD_SPACE = 16980, 16981
 LOCK_NOT_AVAILABLE = "55P03"
-
-
-def admin(sql, args=None, dbname="postgres"):
-    conn = psycopg2.connect(dbname=dbname, options="-c client_min_messages=warning")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
 
 
 def advisory_locks():
