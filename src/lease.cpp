@@ -76,8 +76,8 @@ BATON_FUNCTION(baton_renew)
     bool has_lease = args::optional_interval(fcinfo, 2, "lease", args::Sign::positive, &lease);
 
     spi::connect();
-    Datum ids[2] = {Int64GetDatum(id), Int64GetDatum(token)};
-    if (spi::exec(lock_owned, spi::Args().add(ids[0]).add(ids[1]).add_maybe(!has_lease, lease)) == 0) {
+    Datum id_arg = Int64GetDatum(id), token_arg = Int64GetDatum(token);
+    if (spi::exec(lock_owned, spi::Args().add(id_arg).add(token_arg).add_maybe(!has_lease, lease)) == 0) {
         spi::finish();
         PG_RETURN_NULL();
     }
@@ -88,7 +88,7 @@ BATON_FUNCTION(baton_renew)
         spi::finish();
         PG_RETURN_NULL();
     }
-    if (spi::exec(extend_one, spi::Args().add(ids[0]).add(ids[1]).add(TimestampTzGetDatum(now)).add(effective_lease)) != 1)
+    if (spi::exec(extend_one, spi::Args().add(id_arg).add(token_arg).add(TimestampTzGetDatum(now)).add(effective_lease)) != 1)
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: renew lost the row it had locked");
     TimestampTz renewed = DatumGetTimestampTz(spi::value(0, 0));
     spi::finish();
