@@ -139,6 +139,18 @@ bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemty
     return true;
 }
 
+bool on_conflict_replace(FunctionCallInfo fcinfo, int i)
+{
+    if (PG_ARGISNULL(i))
+        return false;
+    char *mode = cstring(PG_GETARG_DATUM(i));
+    if (strcmp(mode, "replace") == 0)
+        return true;
+    if (strcmp(mode, "keep") != 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: on_conflict must be 'keep' or 'replace'");
+    return false;
+}
+
 char *cstring(Datum t)
 {
     return pg::call([&] { return text_to_cstring(DatumGetTextPP(t)); });

@@ -39,6 +39,9 @@ bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign si
 // text); false when the argument is NULL. NULL elements are 22004.
 bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out);
 
+// on_conflict: 'keep' (also NULL, the default) or 'replace'; true for replace.
+bool on_conflict_replace(FunctionCallInfo fcinfo, int i);
+
 // A text argument as a NUL-terminated C string (palloc'd).
 char *cstring(Datum text);
 

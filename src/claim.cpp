@@ -67,9 +67,6 @@ spi::Statement bury{
     " WHERE queue = $1 AND id = ANY ($2)",
     3, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID}, nullptr};
 
-spi::Statement queue_exists{
-    "SELECT 1 FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
-
 constexpr int claimed_job_columns = 10;
 
 struct Candidate {
@@ -216,8 +213,8 @@ void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool 
         if ((dead_ids.empty() && !skipped) || remaining <= 0)
             break;
     }
-    if (claimed == 0 && spi::exec(queue_exists, spi::Args().add(queue)) == 0)
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+    if (claimed == 0)
+        require_queue(queue);
 }
 
 } // namespace baton::jobs

@@ -44,9 +44,6 @@ spi::Statement replace_ready{
     " WHERE id = $1 AND queue = $2 AND state = 'ready'",
     6, {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, TEXTOID}, nullptr};
 
-spi::Statement queue_exists{
-    "SELECT 1 FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
-
 Datum empty_object()
 {
     return pg::call([] {
@@ -73,14 +70,7 @@ BATON_FUNCTION(baton_enqueue)
     Datum unique_key = 0, concurrency_key = 0;
     bool has_unique = args::optional_key(fcinfo, 4, "unique_key", &unique_key);
     bool has_concurrency = args::optional_key(fcinfo, 5, "concurrency_key", &concurrency_key);
-    bool replace = false;
-    if (!args::is_null(fcinfo, 6)) {
-        char *mode = args::cstring(PG_GETARG_DATUM(6));
-        if (strcmp(mode, "replace") == 0)
-            replace = true;
-        else if (strcmp(mode, "keep") != 0)
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: on_conflict must be 'keep' or 'replace'");
-    }
+    bool replace = args::on_conflict_replace(fcinfo, 6);
     bool due_now = run_at <= now;
 
     keylock::share_queue(queue);
@@ -98,8 +88,7 @@ BATON_FUNCTION(baton_enqueue)
             id = new_id;
             break;
         }
-        if (spi::exec(queue_exists, spi::Args().add(queue)) == 0)
-            throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+        jobs::require_queue(queue);
         // A conflict: an unfinished job holds the key (unless it just finished).
         if (spi::exec(find_unfinished, spi::Args().add(queue).add(unique_key)) == 0)
             continue;
@@ -508,14 +497,7 @@ BATON_FUNCTION(baton_enqueue_batch)
     Datum queue = args::queue(fcinfo, 0);
     if (args::is_null(fcinfo, 1))
         throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: jobs must not be NULL");
-    bool replace = false;
-    if (!args::is_null(fcinfo, 2)) {
-        char *mode = args::cstring(PG_GETARG_DATUM(2));
-        if (strcmp(mode, "replace") == 0)
-            replace = true;
-        else if (strcmp(mode, "keep") != 0)
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: on_conflict must be 'keep' or 'replace'");
-    }
+    bool replace = args::on_conflict_replace(fcinfo, 2);
     TimestampTz now = jobs::clock();
     std::vector<BatchRow> rows = parse_batch(PG_GETARG_DATUM(1), now, empty_object());
 
@@ -538,8 +520,7 @@ BATON_FUNCTION(baton_enqueue_batch)
 
     keylock::share_queue(queue);
     spi::connect();
-    if (spi::exec(queue_exists, spi::Args().add(queue)) == 0)
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+    jobs::require_queue(queue);
     jobs::Sequence ids = jobs::job_ids();
     bool due_now = false;
     insert_pending(queue, now, writers, ids);

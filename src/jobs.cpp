@@ -1,8 +1,10 @@
 #include "jobs.hpp"
 #include "args.hpp"
+#include "spi.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "utils/lsyscache.h"
@@ -30,6 +32,15 @@ int64 Sequence::next() const
 {
     Oid relid = relid_;
     return pg::call([relid] { return nextval_internal(relid, false); });
+}
+
+static spi::Statement queue_exists{
+    "SELECT 1 FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
+
+void require_queue(Datum queue_text)
+{
+    if (spi::exec(queue_exists, spi::Args().add(queue_text)) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue_text));
 }
 
 void notify_due(Datum queue_text)

@@ -32,6 +32,9 @@ void notify_due(Datum queue_text);
 
 // Building blocks of the entry points; they expect SPI to be connected.
 
+// ERROR 42704 unless the queue exists.
+void require_queue(Datum queue_text);
+
 // Claims up to n due jobs into the caller's materialized result.
 void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease, Datum lease);
 
