@@ -5,9 +5,12 @@
 // semaphore. Slot decisions for a key are serialized by a transaction-scoped
 // guard lock that claim only ever tries (a busy key is skipped, never waited
 // for); the slot count runs after the guard is held, in a statement whose
-// snapshot therefore sees every earlier claimer's commit.
+// snapshot therefore sees every earlier claimer's commit. A candidate seen
+// in an older snapshot is only taken if it is still the version seen (see
+// claim_into), so a job claimed meanwhile is never counted twice.
 #include "args.hpp"
 #include "jobs.hpp"
+#include "rows.hpp"
 #include "semaphore.hpp"
 #include "spi.hpp"
 
@@ -18,58 +21,20 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 }
 
 namespace baton {
 namespace {
 
-// Due jobs, each branch in claim order (higher priority, then earlier
-// run_at, then lower id): ready jobs, and running jobs whose lease has
-// passed, which are due again in the same order. SKIP LOCKED: rows another
-// transaction holds are passed over. $4: concurrency keys already found
-// full or busy in this call. One statement for both branches: one executor
-// start, one snapshot.
-#define DUE_COLUMNS "id, priority, run_at, attempt, max_attempts, concurrency_key"
-#define NOT_BLOCKED "(concurrency_key IS NULL OR concurrency_key <> ALL ($4))"
-spi::Statement due{
-    "SELECT * FROM (SELECT " DUE_COLUMNS " FROM baton._jobs"
-    "  WHERE queue = $1 AND state = 'ready' AND run_at <= $2 AND " NOT_BLOCKED
-    "  ORDER BY priority DESC, run_at, id LIMIT $3"
-    "  FOR NO KEY UPDATE SKIP LOCKED) ready"
-    " UNION ALL "
-    "SELECT * FROM (SELECT " DUE_COLUMNS " FROM baton._jobs"
-    "  WHERE queue = $1 AND state = 'running' AND reclaim_after <= $2"
-    "    AND lease_expires_at <= $2 AND " NOT_BLOCKED
-    "  ORDER BY priority DESC, run_at, id LIMIT $3"
-    "  FOR NO KEY UPDATE SKIP LOCKED) expired",
-    4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}, nullptr};
-
-// The rows are locked already; the result columns are baton.claimed_job's.
-spi::Statement take{
-    "UPDATE baton._jobs j"
-    "   SET state = 'running', attempt = j.attempt + 1, lease_token = c.token,"
-    "       lease_expires_at = $3 + coalesce($4, q.lease),"
-    "       reclaim_after = $3 + coalesce($4, q.lease),"
-    "       worker = $5, started_at = $3"
-    "  FROM unnest($2::int8[], $6::int8[]) AS c(id, token), baton._queues q"
-    " WHERE j.id = c.id AND j.queue = $1 AND q.queue = $1"
-    " RETURNING j.id, j.queue, j.payload, j.attempt, j.lease_token, j.lease_expires_at,"
-    "           j.priority, j.unique_key, j.concurrency_key, j.enqueued_at",
-    6, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, INT8ARRAYOID}, nullptr};
-
-// A claim that would exceed max_attempts makes the job dead instead.
-spi::Statement bury{
-    "UPDATE baton._jobs SET state = 'dead', finished_at = $3,"
-    "       error = coalesce(error, 'lease expired on the last attempt')"
-    " WHERE queue = $1 AND id = ANY ($2)",
-    3, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID}, nullptr};
-
 constexpr int claimed_job_columns = 10;
 
+// A due job as a scan saw it: where it is and what claim needs to decide.
 struct Candidate {
+    ItemPointerData tid;
     int64 id;
     int32 priority;
     TimestampTz run_at;
@@ -77,9 +42,9 @@ struct Candidate {
     int32 max_attempts;
     bool has_key;
     std::string key;
-    Datum key_text;
 };
 
+// Claim order: higher priority, then earlier run_at, then lower id.
 bool claim_order(const Candidate &a, const Candidate &b)
 {
     if (a.priority != b.priority)
@@ -89,62 +54,97 @@ bool claim_order(const Candidate &a, const Candidate &b)
     return a.id < b.id;
 }
 
-std::vector<Candidate> fetch(spi::Statement &stmt, Datum queue, TimestampTz now, int limit, Datum blocked)
+Candidate candidate(rows::Row r, const rows::Columns &c)
 {
-    uint64 rows = spi::exec(stmt, spi::Args().add(queue).add(TimestampTzGetDatum(now))
-                                      .add(Int32GetDatum(limit)).add(blocked));
-    std::vector<Candidate> out;
-    out.reserve(rows);
-    for (uint64 r = 0; r < rows; r++) {
-        Candidate c{DatumGetInt64(spi::value(r, 0)), DatumGetInt32(spi::value(r, 1)),
-                    DatumGetTimestampTz(spi::value(r, 2)), DatumGetInt32(spi::value(r, 3)),
-                    DatumGetInt32(spi::value(r, 4)), false, {}, 0};
-        bool null_key;
-        c.key_text = spi::value(r, 5, &null_key);
-        if (!null_key) {
-            text *t = spi::text_value(r, 5);
-            c.has_key = true;
-            c.key.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-        }
-        out.push_back(std::move(c));
+    Candidate out{r.slot->tts_tid, r.int8(c.id), r.int4(c.priority), r.timestamp(c.run_at),
+                  r.int4(c.attempt), r.int4(c.max_attempts), !r.is_null(c.concurrency_key), {}};
+    if (out.has_key) {
+        text *t = pg::call([&] { return DatumGetTextPP(r.datum(c.concurrency_key)); });
+        out.key.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
     }
     return out;
 }
 
+// Running jobs whose lease has passed, in claim order: due again.
+std::vector<Candidate> expired_leases(rows::Jobs &jobs, Datum queue, TimestampTz now)
+{
+    const rows::Columns &c = jobs.col();
+    std::vector<Candidate> out;
+    rows::Jobs::Scan scan = jobs.running(queue, now);
+    while (scan.next()) {
+        rows::Row r = scan.row();
+        if (r.text_is(c.state, "running") && !r.is_null(c.lease_expires_at) &&
+            r.timestamp(c.lease_expires_at) <= now)
+            out.push_back(candidate(r, c));
+    }
+    scan.end();
+    std::sort(out.begin(), out.end(), claim_order);
+    return out;
+}
+
+// Ready jobs of a queue due now, read one at a time in claim order.
+class ReadyJobs {
+public:
+    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), scan_(jobs.ready(queue, now)), now_(now)
+    {
+        advance();
+    }
+    const Candidate *head() const { return has_ ? &head_ : nullptr; }
+    void advance()
+    {
+        const rows::Columns &c = jobs_.col();
+        while ((has_ = scan_.next())) {
+            rows::Row r = scan_.row();
+            // The index holds every version that was ready once; the one
+            // this snapshot sees must still be.
+            if (r.text_is(c.state, "ready") && r.timestamp(c.run_at) <= now_) {
+                head_ = candidate(r, c);
+                return;
+            }
+        }
+    }
+    void end() { scan_.end(); }
+
+private:
+    rows::Jobs &jobs_;
+    rows::Jobs::Scan scan_;
+    TimestampTz now_;
+    bool has_ = false;
+    Candidate head_;
+};
+
 // Slot bookkeeping for the concurrency keys met during one claim call.
 class Slots {
 public:
-    // Takes a slot of c's key if one is free; false (and the key is
-    // remembered as blocked) otherwise.
-    bool take(const Candidate &c, TimestampTz now)
+    // Takes a slot of `key` if one is free; false when the key is full, or
+    // another transaction is deciding for it (then it counts as full).
+    bool take(const std::string &key, TimestampTz now)
     {
-        auto it = free_.find(c.key);
+        auto it = free_.find(key);
         if (it == free_.end()) {
             if (IsolationUsesXactSnapshot())
                 throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                             "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
-            int64 n = semaphore::try_guard(c.key.data(), static_cast<int>(c.key.size()))
-                          ? semaphore::free_slots(c.key_text, now)
-                          : 0;  // another transaction is deciding for this key
-            it = free_.emplace(c.key, n).first;
+            int64 n = 0;
+            if (semaphore::try_guard(key.data(), static_cast<int>(key.size()))) {
+                Datum key_text = pg::call([&] {
+                    return PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size())));
+                });
+                n = semaphore::free_slots(key_text, now);
+            }
+            it = free_.emplace(key, n).first;
         }
-        if (it->second == 0) {
-            blocked_.push_back(c.key_text);
+        if (it->second == 0)
             return false;
-        }
         it->second--;
         return true;
     }
 
-    // The keys found full or busy, as a text[] for the due_* statements.
-    Datum blocked() const
-    {
-        return spi::array(TEXTOID, blocked_, std::vector<bool>(blocked_.size(), false));
-    }
+    // A slot taken but not used (the job could not be locked).
+    void give_back(const std::string &key) { free_[key]++; }
 
 private:
     std::map<std::string, int64> free_;
-    std::vector<Datum> blocked_;
 };
 
 } // namespace
@@ -152,69 +152,94 @@ private:
 
 namespace baton::jobs {
 
-void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease, Datum lease)
+// Candidates come from two sources merged in claim order: the ready jobs (an
+// index scan read lazily) and the expired leases (all of them, sorted). Each
+// is locked without waiting, and only in the version the scan saw: a job
+// another transaction holds or has changed since is passed over, so claim
+// never waits for a row and never locks one it does not take.
+void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease,
+                Datum lease)
 {
+    const rows::Columns &c = jobs.col();
+    Datum queue_lease = 0;
+    if (!jobs.queue_lease(queue, &queue_lease))
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+    TimestampTz now = jobs::clock();
+    Datum expires = pg::call([&] {
+        return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);
+    });
+    Datum running = rows::text_datum("running");
+    Datum dead = rows::text_datum("dead");
+    Datum last_attempt = rows::text_datum("lease expired on the last attempt");
     Sequence tokens = jobs::tokens();
-    int remaining = n;
-    int claimed = 0;
     Slots slots;
-    for (;;) {
-        pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        TimestampTz now = jobs::clock();
-        // The first `remaining` of both branches in claim order win. Rows
-        // locked but not taken stay locked until this transaction ends.
-        std::vector<Candidate> chosen = fetch(due, queue, now, remaining, slots.blocked());
-        std::sort(chosen.begin(), chosen.end(), claim_order);
-        if (chosen.size() > static_cast<size_t>(remaining))
-            chosen.resize(remaining);
 
-        std::vector<int64> take_ids, take_tokens, dead_ids;
-        bool skipped = false;
-        for (const Candidate &c : chosen) {
-            if (c.attempt >= c.max_attempts) {
-                dead_ids.push_back(c.id);
-            } else if (c.has_key && !slots.take(c, now)) {
-                skipped = true;  // rows stay locked until commit; others may not take them either
-            } else {
-                take_ids.push_back(c.id);
-                take_tokens.push_back(tokens.next());
-            }
-        }
-        if (!dead_ids.empty())
-            spi::exec(bury, spi::Args().add(queue).add(spi::int8_array(dead_ids)).add(TimestampTzGetDatum(now)));
-        if (!take_ids.empty()) {
-            uint64 rows = spi::exec(take, spi::Args()
-                                              .add(queue)
-                                              .add(spi::int8_array(take_ids))
-                                              .add(TimestampTzGetDatum(now))
-                                              .add_maybe(!has_lease, lease)
-                                              .add(worker)
-                                              .add(spi::int8_array(take_tokens)));
-            // RETURNING order is the join's; hand rows back in claim order.
-            std::vector<std::pair<size_t, uint64>> order;
-            for (uint64 r = 0; r < rows; r++) {
-                int64 id = DatumGetInt64(spi::value(r, 0));
-                size_t pos = std::find(take_ids.begin(), take_ids.end(), id) - take_ids.begin();
-                order.emplace_back(pos, r);
-            }
-            std::sort(order.begin(), order.end());
-            for (auto [pos, r] : order) {
-                Datum values[claimed_job_columns];
-                bool nulls[claimed_job_columns];
-                for (int col = 0; col < claimed_job_columns; col++)
-                    values[col] = spi::value(r, col, &nulls[col]);
-                pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
-            }
-            claimed += static_cast<int>(rows);
-            remaining -= static_cast<int>(rows);
-        }
-        // Burying a job or skipping a full key leaves room for another pass;
-        // each pass buries or blocks something new, so the loop ends.
-        if ((dead_ids.empty() && !skipped) || remaining <= 0)
+    std::vector<Candidate> expired = expired_leases(jobs, queue, now);
+    size_t next_expired = 0;
+    ReadyJobs ready(jobs, queue, now);
+    int remaining = n;
+    while (remaining > 0) {
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        const Candidate *ready_head = ready.head();
+        bool from_ready;
+        if (ready_head && (next_expired == expired.size() || claim_order(*ready_head, expired[next_expired])))
+            from_ready = true;
+        else if (next_expired < expired.size())
+            from_ready = false;
+        else
             break;
+        const Candidate cand = from_ready ? *ready_head : expired[next_expired];
+        if (from_ready)
+            ready.advance();
+        else
+            next_expired++;
+
+        // A claim that would exceed max_attempts makes the job dead instead.
+        bool bury = cand.attempt >= cand.max_attempts;
+        if (!bury && cand.has_key && !slots.take(cand.key, now))
+            continue;  // the key is full or busy
+        TM_Result r = jobs.lock(cand.tid, LockWaitSkip);
+        if (r != TM_Ok) {
+            // Under REPEATABLE READ, as PostgreSQL's own SKIP LOCKED does.
+            if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
+                throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                            "baton: could not serialize access due to concurrent update");
+            if (!bury && cand.has_key)
+                slots.give_back(cand.key);
+            continue;
+        }
+        rows::Values v = jobs.values_of(jobs.locked());
+        if (bury) {
+            v.set(c.state, dead).set(c.finished_at, TimestampTzGetDatum(now));
+            if (v.is_null(c.error))
+                v.set(c.error, last_attempt);
+            jobs.update(v);
+            jobs.next_row();
+            continue;
+        }
+        v.set(c.state, running)
+            .set(c.attempt, Int32GetDatum(cand.attempt + 1))
+            .set(c.lease_token, Int64GetDatum(tokens.next()))
+            .set(c.lease_expires_at, expires)
+            .set(c.reclaim_after, expires)
+            .set(c.worker, worker)
+            .set(c.started_at, TimestampTzGetDatum(now));
+        jobs.update(v);
+        // baton.claimed_job
+        const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
+                                               c.lease_expires_at, c.priority, c.unique_key,
+                                               c.concurrency_key, c.enqueued_at};
+        Datum values[claimed_job_columns];
+        bool nulls[claimed_job_columns];
+        for (int k = 0; k < claimed_job_columns; k++) {
+            values[k] = v.value(cols[k]);
+            nulls[k] = v.is_null(cols[k]);
+        }
+        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+        jobs.next_row();
+        remaining--;
     }
-    if (claimed == 0)
-        require_queue(queue);
+    ready.end();
 }
 
 } // namespace baton::jobs
@@ -253,7 +278,9 @@ BATON_FUNCTION(baton_claim)
     ClaimArgs a = claim_args(fcinfo, 0);
     ReturnSetInfo *rsinfo = materialize(fcinfo);
     spi::connect();
-    jobs::claim_into(rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
+    rows::Jobs jobs;
+    jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
+    jobs.close();
     spi::finish();
     return (Datum) 0;
 }
@@ -265,8 +292,11 @@ BATON_FUNCTION(baton_complete_and_claim)
     ClaimArgs a = claim_args(fcinfo, 2);
     ReturnSetInfo *rsinfo = materialize(fcinfo);
     spi::connect();
-    jobs::complete_many(done);
-    jobs::claim_into(rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
+    rows::Jobs jobs;
+    jobs::complete_many(jobs, done, jobs::clock());
+    jobs.refresh_snapshot();
+    jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
+    jobs.close();
     spi::finish();
     return (Datum) 0;
 }

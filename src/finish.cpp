@@ -2,9 +2,11 @@
 // and only once.
 #include "args.hpp"
 #include "jobs.hpp"
+#include "rows.hpp"
 #include "spi.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 }
@@ -12,11 +14,6 @@ extern "C" {
 using namespace baton;
 
 namespace {
-
-spi::Statement complete_owned{
-    "UPDATE baton._jobs SET state = 'completed', result = $3, finished_at = $4"
-    " WHERE id = $1 AND lease_token = $2 AND state = 'running' AND lease_expires_at > $4",
-    4, {INT8OID, INT8OID, JSONBOID, TIMESTAMPTZOID}, nullptr};
 
 // Back-off: retry_base * 2^(attempt-1), capped at one hour; computed in
 // float seconds so that no attempt count can overflow an interval.
@@ -40,21 +37,57 @@ spi::Statement fail_owned{
 
 } // namespace
 
+namespace baton::jobs {
+
+// The lookup and the lock are two steps: the version found is locked only
+// if it is still the newest, so its checked columns are the ones locked. A
+// version changed meanwhile is looked up again (READ COMMITTED) or is a
+// serialization failure (REPEATABLE READ and up), as an UPDATE would do.
+bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result)
+{
+    const rows::Columns &c = jobs.col();
+    for (;;) {
+        if (!jobs.find(id))
+            return false;
+        rows::Row r = jobs.found();
+        if (r.is_null(c.lease_token) || r.int8(c.lease_token) != token || !r.text_is(c.state, "running") ||
+            r.is_null(c.lease_expires_at) || r.timestamp(c.lease_expires_at) <= now)
+            return false;
+        TM_Result locked = jobs.lock(r.slot->tts_tid, LockWaitBlock);
+        if (locked == TM_Ok) {
+            rows::Values v = jobs.values_of(jobs.locked());
+            v.set(c.state, rows::text_datum("completed")).set(c.finished_at, TimestampTzGetDatum(now));
+            if (has_result)
+                v.set(c.result, result);
+            jobs.update(v);
+            jobs.next_row();
+            return true;
+        }
+        if (locked == TM_SelfModified)
+            return false;  // this command changed it already
+        if (IsolationUsesXactSnapshot())
+            throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                        "baton: could not serialize access due to concurrent update");
+        if (locked == TM_Deleted)
+            return false;
+        jobs.refresh_snapshot();  // TM_Updated: read the newest version
+    }
+}
+
+} // namespace baton::jobs
+
 BATON_FUNCTION(baton_complete)
 {
     int64 id = args::int8(fcinfo, 0, "id");
     int64 token = args::int8(fcinfo, 1, "lease_token");
     bool no_result = args::is_null(fcinfo, 2);
     Datum result = no_result ? 0 : pg::call([&] { return PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(2))); });
+    TimestampTz now = jobs::clock();
 
-    spi::connect();
-    uint64 rows = spi::exec(complete_owned, spi::Args()
-                                                .add(Int64GetDatum(id))
-                                                .add(Int64GetDatum(token))
-                                                .add_maybe(no_result, result)
-                                                .add(TimestampTzGetDatum(jobs::clock())));
-    spi::finish();
-    PG_RETURN_BOOL(rows == 1);
+    rows::Jobs jobs;
+    bool done = jobs::complete_one(jobs, id, token, now, !no_result, result);
+    jobs.close();
+    PG_RETURN_BOOL(done);
 }
 
 BATON_FUNCTION(baton_fail)
@@ -102,23 +135,6 @@ extern "C" {
 
 namespace {
 
-// The ids arrive sorted ascending (fenced_args); each is locked by a LATERAL
-// primary-key lookup, so the rows are locked in array order, that is in
-// ascending id order, whatever the statistics say. The update then finds the
-// locked rows by primary key too (an array, never a join a planner without
-// statistics could turn into a sequential scan).
-spi::Statement complete_sorted{
-    "WITH owned AS ("
-    "  SELECT o.id, o.lease_token FROM unnest($1::int8[], $2::int8[]) AS u(id, token)"
-    "  CROSS JOIN LATERAL (SELECT j.id, j.lease_token FROM baton._jobs j"
-    "     WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'"
-    "       AND j.lease_expires_at > $3"
-    "     FOR NO KEY UPDATE) o)"
-    " UPDATE baton._jobs j SET state = 'completed', finished_at = $3"
-    "  WHERE j.id = ANY (ARRAY(SELECT id FROM owned)) AND j.state = 'running'"
-    " RETURNING j.id",
-    3, {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID}, nullptr};
-
 std::vector<int64> int8_elements(FunctionCallInfo fcinfo, int i, const char *name)
 {
     std::vector<Datum> elems;
@@ -159,18 +175,15 @@ Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
     return out;
 }
 
-std::vector<int64> complete_many(const Fenced &jobs)
+std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now)
 {
     std::vector<int64> done;
-    if (jobs.ids.empty())
-        return done;
-    uint64 rows = spi::exec(complete_sorted, spi::Args()
-                                                 .add(spi::int8_array(jobs.ids))
-                                                 .add(spi::int8_array(jobs.tokens))
-                                                 .add(TimestampTzGetDatum(clock())));
-    for (uint64 r = 0; r < rows; r++)
-        done.push_back(DatumGetInt64(spi::value(r, 0)));
-    std::sort(done.begin(), done.end());
+    for (size_t k = 0; k < pairs.ids.size(); k++) {
+        if (k % 256 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        if (complete_one(jobs, pairs.ids[k], pairs.tokens[k], now, false, 0))
+            done.push_back(pairs.ids[k]);
+    }
     return done;
 }
 
@@ -181,12 +194,12 @@ BATON_FUNCTION(baton_complete_batch)
     jobs::Fenced pairs = jobs::fenced_args(fcinfo, 0);
     pg::call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    spi::connect();
-    for (int64 id : jobs::complete_many(pairs)) {
+    rows::Jobs jobs;
+    for (int64 id : jobs::complete_many(jobs, pairs, jobs::clock())) {
         Datum value = Int64GetDatum(id);
         bool isnull = false;
         pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull); });
     }
-    spi::finish();
+    jobs.close();
     return (Datum) 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pg_boundary.hpp"
+#include "rows.hpp"
 
 #include <vector>
 
@@ -30,13 +31,13 @@ inline Sequence job_ids() { return Sequence("_job_id_seq"); }
 // NOTIFY baton, '<queue>' at commit (Postgres folds duplicates into one).
 void notify_due(Datum queue_text);
 
-// Building blocks of the entry points; they expect SPI to be connected.
-
-// ERROR 42704 unless the queue exists.
+// ERROR 42704 unless the queue exists (SPI connected).
 void require_queue(Datum queue_text);
 
-// Claims up to n due jobs into the caller's materialized result.
-void claim_into(ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease, Datum lease);
+// Claims up to n due jobs into the caller's materialized result (SPI
+// connected: concurrency keys count their slots with it).
+void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease,
+                Datum lease);
 
 // (id, lease_token) pairs, sorted by id, duplicates removed.
 struct Fenced {
@@ -45,8 +46,12 @@ struct Fenced {
 };
 Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg);
 
+// Completes job `id` if `token` owns its lease and the lease has not expired
+// at `now`; `result` (if has_result) becomes its result.
+bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result);
+
 // Completes the pairs whose token still owns its job, locking rows in
 // ascending id order; returns the ids completed.
-std::vector<int64> complete_many(const Fenced &jobs);
+std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now);
 
 } // namespace baton::jobs

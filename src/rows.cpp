@@ -1,0 +1,324 @@
+#include "rows.hpp"
+
+#include <cstring>
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+}
+
+namespace baton::rows {
+
+namespace {
+
+// Column positions by name; an install script that lost a column is an
+// internal error, not a crash.
+Columns find_columns(TupleDesc desc)
+{
+    Columns c;
+    struct {
+        const char *name;
+        int *pos;
+    } wanted[] = {
+        {"id", &c.id}, {"priority", &c.priority}, {"attempt", &c.attempt},
+        {"max_attempts", &c.max_attempts}, {"run_at", &c.run_at}, {"enqueued_at", &c.enqueued_at},
+        {"lease_token", &c.lease_token}, {"lease_expires_at", &c.lease_expires_at},
+        {"reclaim_after", &c.reclaim_after}, {"started_at", &c.started_at},
+        {"finished_at", &c.finished_at}, {"queue", &c.queue}, {"state", &c.state},
+        {"worker", &c.worker}, {"unique_key", &c.unique_key},
+        {"concurrency_key", &c.concurrency_key}, {"error", &c.error}, {"payload", &c.payload},
+        {"result", &c.result},
+    };
+    for (auto &w : wanted) {
+        *w.pos = -1;
+        for (int i = 0; i < desc->natts; i++) {
+            Form_pg_attribute a = TupleDescAttr(desc, i);
+            if (!a->attisdropped && strcmp(NameStr(a->attname), w.name) == 0)
+                *w.pos = i;
+        }
+        if (*w.pos < 0)
+            throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton._jobs.%s is missing", w.name);
+    }
+    return c;
+}
+
+void key(ScanKeyData *k, AttrNumber attno, StrategyNumber strategy, Oid collation, RegProcedure proc, Datum arg)
+{
+    ScanKeyEntryInitialize(k, 0, attno, strategy, InvalidOid, collation, proc, arg);
+}
+
+} // namespace
+
+bool Row::text_is(int col, const char *s) const
+{
+    if (is_null(col))
+        return false;
+    auto *v = reinterpret_cast<struct varlena *>(DatumGetPointer(datum(col)));
+    if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+        v = pg::call([v] { return pg_detoast_datum_packed(v); });
+    size_t len = strlen(s);
+    return VARSIZE_ANY_EXHDR(v) == len && memcmp(VARDATA_ANY(v), s, len) == 0;
+}
+
+Datum text_datum(const char *s)
+{
+    return pg::call([s] { return CStringGetTextDatum(s); });
+}
+
+Jobs::Jobs()
+{
+    pg::call([this] {
+        Oid nsp = get_namespace_oid("baton", false);
+        rel_ = table_open(get_relname_relid("_jobs", nsp), RowExclusiveLock);
+
+        estate_ = CreateExecutorState();
+        RangeTblEntry *rte = makeNode(RangeTblEntry);
+        rte->rtekind = RTE_RELATION;
+        rte->relid = RelationGetRelid(rel_);
+        rte->relkind = rel_->rd_rel->relkind;
+        rte->rellockmode = RowExclusiveLock;
+        ExecInitRangeTable(estate_, list_make1(rte));
+        rri_ = makeNode(ResultRelInfo);
+        InitResultRelInfo(rri_, rel_, 1, nullptr, 0);
+        estate_->es_output_cid = GetCurrentCommandId(true);
+        ExecOpenIndices(rri_, false);
+        epq_ = static_cast<EPQState *>(palloc0(sizeof(EPQState)));
+        EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
+        AfterTriggerBeginQuery();
+
+        locked_ = table_slot_create(rel_, &estate_->es_tupleTable);
+        new_ = ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel_), &TTSOpsVirtual);
+    });
+    col_ = find_columns(RelationGetDescr(rel_));
+
+    Oid pkey = pg::call([this] { return RelationGetPrimaryKeyIndex(rel_); });
+    for (int i = 0; i < rri_->ri_NumIndices; i++) {
+        Relation idx = rri_->ri_IndexRelationDescs[i];
+        const char *name = RelationGetRelationName(idx);
+        if (strcmp(name, "_jobs_ready") == 0)
+            index_[ready_index] = idx;
+        else if (strcmp(name, "_jobs_running") == 0)
+            index_[running_index] = idx;
+        else if (RelationGetRelid(idx) == pkey)
+            index_[primary_key] = idx;
+    }
+    for (Relation idx : index_)
+        if (idx == nullptr)
+            throw Error(ERRCODE_INTERNAL_ERROR, "baton: an index of baton._jobs is missing");
+    refresh_snapshot();
+}
+
+void Jobs::close()
+{
+    end_find();
+    pg::call([this] {
+        if (snapshot_pushed_)
+            PopActiveSnapshot();
+        snapshot_pushed_ = false;
+        AfterTriggerEndQuery(estate_);
+        EvalPlanQualEnd(epq_);
+        ExecCloseIndices(rri_);
+        ExecResetTupleTable(estate_->es_tupleTable, false);
+        FreeExecutorState(estate_);
+        table_close(rel_, NoLock);
+    });
+}
+
+int Jobs::natts() const
+{
+    return RelationGetDescr(rel_)->natts;
+}
+
+void Jobs::refresh_snapshot()
+{
+    end_find();  // its snapshot is the old one
+    pg::call([this] {
+        if (snapshot_pushed_)
+            PopActiveSnapshot();
+        snapshot_pushed_ = false;
+        CommandCounterIncrement();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        UpdateActiveSnapshotCommandId();
+        snapshot_pushed_ = true;
+        estate_->es_snapshot = GetActiveSnapshot();
+    });
+}
+
+IndexScanDesc Jobs::begin(Index which, ScanKeyData *keys, int nkeys)
+{
+    Relation idx = index_[which];
+    return pg::call([&] {
+        if (scan_slot_[which] == nullptr)
+            scan_slot_[which] = table_slot_create(rel_, &estate_->es_tupleTable);
+        IndexScanDesc scan = index_beginscan(rel_, idx, GetActiveSnapshot(), nkeys, 0);
+        index_rescan(scan, keys, nkeys, nullptr, 0);
+        return scan;
+    });
+}
+
+Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+{
+    // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready'
+    ScanKeyData keys[2];
+    key(&keys[0], 1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue);
+    key(&keys[1], 3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+    Scan s;
+    s.scan_ = begin(ready_index, keys, 2);
+    s.slot_ = scan_slot_[ready_index];
+    return s;
+}
+
+Jobs::Scan Jobs::running(Datum queue, TimestampTz now)
+{
+    // _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...
+    ScanKeyData keys[2];
+    key(&keys[0], 1, BTEqualStrategyNumber, index_[running_index]->rd_indcollation[0], F_TEXTEQ, queue);
+    key(&keys[1], 2, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+    Scan s;
+    s.scan_ = begin(running_index, keys, 2);
+    s.slot_ = scan_slot_[running_index];
+    return s;
+}
+
+bool Jobs::find(int64 id)
+{
+    // the primary key (id, queue): ids are unique on their own
+    ScanKeyData keys[1];
+    key(&keys[0], 1, BTEqualStrategyNumber, InvalidOid, F_INT8EQ, Int64GetDatum(id));
+    if (find_scan_ == nullptr) {
+        find_scan_ = begin(primary_key, keys, 1);
+        found_ = scan_slot_[primary_key];
+    } else {
+        pg::call([&] { index_rescan(find_scan_, keys, 1, nullptr, 0); });
+    }
+    return pg::call([this] {
+        if (!index_getnext_slot(find_scan_, ForwardScanDirection, found_))
+            return false;
+        slot_getallattrs(found_);
+        return true;
+    });
+}
+
+void Jobs::end_find()
+{
+    if (find_scan_ == nullptr)
+        return;
+    pg::call([this] {
+        index_endscan(find_scan_);
+        ExecClearTuple(found_);
+    });
+    find_scan_ = nullptr;
+}
+
+bool Jobs::queue_lease(Datum queue, Datum *lease)
+{
+    return pg::call([&] {
+        Relation rel = table_open(get_relname_relid("_queues", RelationGetNamespace(rel_)), AccessShareLock);
+        Relation idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+        TupleDesc desc = RelationGetDescr(rel);
+        int lease_col = -1;
+        for (int i = 0; i < desc->natts; i++)
+            if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "lease") == 0)
+                lease_col = i;
+        ScanKeyData k;
+        key(&k, 1, BTEqualStrategyNumber, idx->rd_indcollation[0], F_TEXTEQ, queue);
+        TupleTableSlot *slot = table_slot_create(rel, nullptr);
+        IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+        index_rescan(scan, &k, 1, nullptr, 0);
+        bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+        if (found) {
+            bool isnull;
+            Datum d = slot_getattr(slot, lease_col + 1, &isnull);
+            *lease = datumCopy(d, false, sizeof(Interval));
+        }
+        index_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
+        index_close(idx, AccessShareLock);
+        table_close(rel, AccessShareLock);
+        return found;
+    });
+}
+
+bool Jobs::Scan::next()
+{
+    return pg::call([this] {
+        if (!index_getnext_slot(scan_, ForwardScanDirection, slot_))
+            return false;
+        slot_getallattrs(slot_);
+        return true;
+    });
+}
+
+void Jobs::Scan::end()
+{
+    pg::call([this] {
+        index_endscan(scan_);
+        ExecClearTuple(slot_);
+    });
+}
+
+TM_Result Jobs::lock(ItemPointerData tid, LockWaitPolicy wait)
+{
+    return pg::call([&] {
+        TM_FailureData tmfd;
+        TM_Result r = table_tuple_lock(rel_, &tid, GetActiveSnapshot(), locked_, GetCurrentCommandId(true),
+                                       LockTupleNoKeyExclusive, wait, 0, &tmfd);
+        if (r == TM_Ok)
+            slot_getallattrs(locked_);
+        return r;
+    });
+}
+
+Values Jobs::values_of(Row old)
+{
+    int n = natts();
+    char *block = pg::call([&] {
+        auto *b = static_cast<char *>(MemoryContextAlloc(GetPerTupleMemoryContext(estate_),
+                                                         n * (sizeof(Datum) + sizeof(bool))));
+        return b;
+    });
+    auto *values = reinterpret_cast<Datum *>(block);
+    auto *nulls = reinterpret_cast<bool *>(block + n * sizeof(Datum));
+    memcpy(values, old.slot->tts_values, n * sizeof(Datum));
+    memcpy(nulls, old.slot->tts_isnull, n * sizeof(bool));
+    return Values(values, nulls);
+}
+
+void Jobs::update(const Values &values)
+{
+    int n = natts();
+    pg::call([&] {
+        MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
+        ExecClearTuple(new_);
+        memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
+        memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
+        ExecStoreVirtualTuple(new_);
+        ExecSimpleRelationUpdate(rri_, estate_, epq_, locked_, new_);
+        MemoryContextSwitchTo(was);
+    });
+}
+
+void Jobs::next_row()
+{
+    pg::call([this] {
+        ExecClearTuple(new_);
+        ResetPerTupleExprContext(estate_);
+    });
+}
+
+} // namespace baton::rows

@@ -1,0 +1,151 @@
+// Direct access to baton._jobs for the hot paths (claim, complete): index
+// scans, row locks and updates through PostgreSQL's table, index and
+// executor APIs, without parsing, planning or starting an executor per
+// statement. Updates go through ExecSimpleRelationUpdate, the routine
+// logical replication applies rows with: constraints, index entries and any
+// row triggers are handled as an UPDATE statement would.
+//
+// Every Postgres call is made through pg::call. Nothing here is released by
+// a destructor: close() ends a call that succeeded, and after an error the
+// transaction's abort releases the relation, buffers and snapshot.
+#pragma once
+
+#include "pg_boundary.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/tableam.h"
+#include "nodes/execnodes.h"
+#include "utils/timestamp.h"
+}
+
+namespace baton::rows {
+
+// Positions (0-based) of baton._jobs's columns, found by name.
+struct Columns {
+    int id, priority, attempt, max_attempts, run_at, enqueued_at, lease_token, lease_expires_at,
+        reclaim_after, started_at, finished_at, queue, state, worker, unique_key, concurrency_key,
+        error, payload, result;
+};
+
+// A row version held by a slot, read by column position.
+struct Row {
+    TupleTableSlot *slot;
+
+    bool is_null(int col) const { return slot->tts_isnull[col]; }
+    Datum datum(int col) const { return slot->tts_values[col]; }
+    int64 int8(int col) const { return DatumGetInt64(datum(col)); }
+    int32 int4(int col) const { return DatumGetInt32(datum(col)); }
+    TimestampTz timestamp(int col) const { return DatumGetTimestampTz(datum(col)); }
+    // A text column equals s (false when NULL).
+    bool text_is(int col, const char *s) const;
+};
+
+// New values for a row: a copy of an old version's, changed column by column
+// (Jobs::values_of).
+class Values {
+public:
+    Values(Datum *values, bool *nulls) : values_(values), nulls_(nulls) {}
+    Values &set(int col, Datum d)
+    {
+        values_[col] = d;
+        nulls_[col] = false;
+        return *this;
+    }
+    Values &set_null(int col)
+    {
+        values_[col] = 0;
+        nulls_[col] = true;
+        return *this;
+    }
+    Datum value(int col) const { return values_[col]; }
+    bool is_null(int col) const { return nulls_[col]; }
+    const Datum *values() const { return values_; }
+    const bool *nulls() const { return nulls_; }
+
+private:
+    Datum *values_;
+    bool *nulls_;
+};
+
+// A text Datum of a C string, palloc'd.
+Datum text_datum(const char *s);
+
+class Jobs {
+public:
+    // Opens baton._jobs for one call, with a snapshot that sees every commit
+    // so far and this transaction's own earlier work.
+    Jobs();
+    void close();
+
+    const Columns &col() const { return col_; }
+    int natts() const;
+
+    // A new snapshot (READ COMMITTED) or the transaction's (REPEATABLE READ
+    // and up), seeing this transaction's work up to now.
+    void refresh_snapshot();
+
+    // The lease of a queue (an Interval Datum), or false when the queue
+    // does not exist.
+    bool queue_lease(Datum queue, Datum *lease);
+
+    // An index scan in the current snapshot: ready jobs of a queue due at
+    // `now`, in claim order (ready()), or running jobs of a queue whose
+    // reclaim_after has passed (running()). One scan of each kind at a time.
+    class Scan {
+    public:
+        // The next visible row, or false at the end.
+        bool next();
+        Row row() const { return Row{slot_}; }
+        void end();
+
+    private:
+        friend class Jobs;
+        IndexScanDesc scan_ = nullptr;
+        TupleTableSlot *slot_ = nullptr;
+    };
+    Scan ready(Datum queue, TimestampTz now);
+    Scan running(Datum queue, TimestampTz now);
+
+    // The visible version of job `id` (found()), or false.
+    bool find(int64 id);
+    Row found() const { return Row{found_}; }
+
+    // Locks exactly the version at `tid` (no newer one): TM_Ok when it is
+    // locked and still the newest; TM_WouldBlock (LockWaitSkip only),
+    // TM_Updated, TM_Deleted or TM_SelfModified otherwise. locked() then
+    // holds the locked version.
+    TM_Result lock(ItemPointerData tid, LockWaitPolicy wait);
+    Row locked() const { return Row{locked_}; }
+
+    // The values of `old`, to change and pass to update(); they live until
+    // next_row().
+    Values values_of(Row old);
+
+    // Replaces the locked version with `values`.
+    void update(const Values &values);
+
+    // Frees what values_of() and update() allocated for the last row.
+    void next_row();
+
+private:
+    enum Index { ready_index, running_index, primary_key, n_indexes };
+
+    Relation rel_ = nullptr;
+    Relation index_[n_indexes] = {};
+    TupleTableSlot *scan_slot_[n_indexes] = {};
+    IndexScanDesc find_scan_ = nullptr;  // on the primary key, kept for the snapshot's life
+    TupleTableSlot *found_ = nullptr;
+    EState *estate_ = nullptr;
+    ResultRelInfo *rri_ = nullptr;
+    EPQState *epq_ = nullptr;
+    TupleTableSlot *locked_ = nullptr;
+    TupleTableSlot *new_ = nullptr;
+    Columns col_{};
+    bool snapshot_pushed_ = false;
+
+    IndexScanDesc begin(Index which, ScanKeyData *keys, int nkeys);
+    void end_find();
+};
+
+} // namespace baton::rows
