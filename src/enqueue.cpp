@@ -151,21 +151,24 @@ namespace {
 constexpr int max_batch = 10000;
 constexpr int max_key_bytes = 512;
 
+// The rows go in in array order (one function scan, no join, no sort): the
+// caller passes them in lock order. $2: the queue's max_attempts, read after
+// the queue's guard is held (see baton_enqueue_batch).
 spi::Statement insert_batch{
     "INSERT INTO baton._jobs (id, queue, state, priority, run_at, max_attempts,"
     "                         unique_key, concurrency_key, enqueued_at, payload)"
-    " SELECT u.id, q.queue, 'ready', u.priority, u.run_at, q.max_attempts,"
+    " SELECT u.id, $1, 'ready', u.priority, u.run_at, $2,"
     "        u.unique_key, u.concurrency_key, $3, u.payload"
-    "   FROM baton._queues q,"
-    "        unnest($2::int8[], $4::int4[], $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[])"
-    "          WITH ORDINALITY AS u(id, priority, run_at, unique_key, concurrency_key, payload, ord)"
-    "  WHERE q.queue = $1"
-    "  ORDER BY u.ord"
+    "   FROM unnest($4::int8[], $5::int4[], $6::timestamptz[], $7::text[], $8::text[], $9::jsonb[])"
+    "          AS u(id, priority, run_at, unique_key, concurrency_key, payload)"
     " ON CONFLICT (queue, unique_key)"
     "   WHERE state IN ('ready', 'running') AND unique_key IS NOT NULL DO NOTHING"
     " RETURNING id",
-    8, {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
+    9, {TEXTOID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
         TEXTARRAYOID, JSONBARRAYOID}, nullptr};
+
+spi::Statement queue_max_attempts{
+    "SELECT max_attempts FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
 
 // `replace`: the ready holders of the keys, read without locks, in key byte
 // order; then each is locked by the exact version read (see lock_version).
@@ -314,7 +317,8 @@ Datum key_array(const std::vector<BatchRow *> &rows)
 }
 
 // Inserts `pending` in order; marks the rows that went in.
-void insert_pending(Datum queue, TimestampTz now, const std::vector<BatchRow *> &pending, jobs::Sequence &ids)
+void insert_pending(Datum queue, Datum max_attempts, TimestampTz now, const std::vector<BatchRow *> &pending,
+                    jobs::Sequence &ids)
 {
     size_t n = pending.size();
     std::vector<Datum> id(n), pri(n), run(n), key(n), conc(n), payload(n);
@@ -335,8 +339,9 @@ void insert_pending(Datum queue, TimestampTz now, const std::vector<BatchRow *> 
     }
     uint64 rows = spi::exec(insert_batch, spi::Args()
                                               .add(queue)
-                                              .add(spi::array(INT8OID, id, no))
+                                              .add(max_attempts)
                                               .add(TimestampTzGetDatum(now))
+                                              .add(spi::array(INT8OID, id, no))
                                               .add(spi::array(INT4OID, pri, no))
                                               .add(spi::array(TIMESTAMPTZOID, run, no))
                                               .add(spi::array(TEXTOID, key, key_null))
@@ -520,18 +525,22 @@ BATON_FUNCTION(baton_enqueue_batch)
 
     keylock::share_queue(queue);
     spi::connect();
-    jobs::require_queue(queue);
+    // The guard is held: a drop_queue that committed first is seen here,
+    // one that comes later waits for this transaction.
+    if (spi::exec(queue_max_attempts, spi::Args().add(queue)) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+    Datum max_attempts = spi::value(0, 0);
     jobs::Sequence ids = jobs::job_ids();
     bool due_now = false;
-    insert_pending(queue, now, writers, ids);
+    insert_pending(queue, max_attempts, now, writers, ids);
     std::vector<BatchRow *> conflicts;
     for (BatchRow *r : writers) {
         if (r->inserted)
             due_now = due_now || r->run_at <= now;
         else if (r->has_key)
             conflicts.push_back(r);
-        else  // a keyless row always goes in, unless the queue went away
-            throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+        else  // a keyless row always goes in
+            throw Error(ERRCODE_INTERNAL_ERROR, "baton: a job without unique_key was not inserted");
     }
     if (replace && !conflicts.empty())
         replace_ready_holders(queue, conflicts, &due_now, now);
