@@ -278,7 +278,7 @@ BATON_FUNCTION(baton_claim)
     ClaimArgs a = claim_args(fcinfo, 0);
     ReturnSetInfo *rsinfo = materialize(fcinfo);
     spi::connect();
-    rows::Jobs jobs;
+    rows::Jobs jobs("baton.claim()");
     jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
     jobs.close();
     spi::finish();
@@ -292,7 +292,7 @@ BATON_FUNCTION(baton_complete_and_claim)
     ClaimArgs a = claim_args(fcinfo, 2);
     ReturnSetInfo *rsinfo = materialize(fcinfo);
     spi::connect();
-    rows::Jobs jobs;
+    rows::Jobs jobs("baton.complete_and_claim()");
     jobs::complete_many(jobs, done, jobs::clock());
     jobs.refresh_snapshot();
     jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);

@@ -84,7 +84,7 @@ BATON_FUNCTION(baton_complete)
     Datum result = no_result ? 0 : pg::call([&] { return PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(2))); });
     TimestampTz now = jobs::clock();
 
-    rows::Jobs jobs;
+    rows::Jobs jobs("baton.complete()");
     bool done = jobs::complete_one(jobs, id, token, now, !no_result, result);
     jobs.close();
     PG_RETURN_BOOL(done);
@@ -194,7 +194,7 @@ BATON_FUNCTION(baton_complete_batch)
     jobs::Fenced pairs = jobs::fenced_args(fcinfo, 0);
     pg::call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    rows::Jobs jobs;
+    rows::Jobs jobs("baton.complete_batch()");
     for (int64 id : jobs::complete_many(jobs, pairs, jobs::clock())) {
         Datum value = Int64GetDatum(id);
         bool isnull = false;

@@ -13,6 +13,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -80,8 +81,12 @@ Datum text_datum(const char *s)
     return pg::call([s] { return CStringGetTextDatum(s); });
 }
 
-Jobs::Jobs()
+Jobs::Jobs(const char *function)
 {
+    pg::call([&] {
+        PreventCommandIfReadOnly(function);
+        PreventCommandDuringRecovery(function);
+    });
     pg::call([this] {
         Oid nsp = get_namespace_oid("baton", false);
         rel_ = table_open(get_relname_relid("_jobs", nsp), RowExclusiveLock);

@@ -73,9 +73,11 @@ Datum text_datum(const char *s);
 
 class Jobs {
 public:
-    // Opens baton._jobs for one call, with a snapshot that sees every commit
-    // so far and this transaction's own earlier work.
-    Jobs();
+    // Opens baton._jobs for one call of `function` (named in errors), with a
+    // snapshot that sees every commit so far and this transaction's own
+    // earlier work. A read-only transaction or a standby gets the errors an
+    // UPDATE would (25006).
+    explicit Jobs(const char *function);
     void close();
 
     const Columns &col() const { return col_; }
