@@ -70,7 +70,7 @@ std::vector<Candidate> expired_leases(rows::Jobs &jobs, Datum queue, TimestampTz
 {
     const rows::Columns &c = jobs.col();
     std::vector<Candidate> out;
-    rows::Jobs::Scan scan = jobs.running(queue, now);
+    rows::Jobs::Scan scan = jobs.expiring(queue, now);
     while (scan.next()) {
         rows::Row r = scan.row();
         if (r.text_is(c.state, "running") && !r.is_null(c.lease_expires_at) &&
@@ -168,8 +168,6 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
     Datum expires = pg::call([&] {
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);
     });
-    Datum running = rows::text_datum("running");
-    Datum dead = rows::text_datum("dead");
     Datum last_attempt = rows::text_datum("lease expired on the last attempt");
     Sequence tokens = jobs::tokens();
     Slots slots;
@@ -210,14 +208,14 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
         }
         rows::Values v = jobs.values_of(jobs.locked());
         if (bury) {
-            v.set(c.state, dead).set(c.finished_at, TimestampTzGetDatum(now));
+            v.set(c.state, jobs.dead()).set(c.finished_at, TimestampTzGetDatum(now));
             if (v.is_null(c.error))
                 v.set(c.error, last_attempt);
             jobs.update(v);
             jobs.next_row();
             continue;
         }
-        v.set(c.state, running)
+        v.set(c.state, jobs.running())
             .set(c.attempt, Int32GetDatum(cand.attempt + 1))
             .set(c.lease_token, Int64GetDatum(tokens.next()))
             .set(c.lease_expires_at, expires)

@@ -56,9 +56,11 @@ bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool
         TM_Result locked = jobs.lock(r.slot->tts_tid, LockWaitBlock);
         if (locked == TM_Ok) {
             rows::Values v = jobs.values_of(jobs.locked());
-            v.set(c.state, rows::text_datum("completed")).set(c.finished_at, TimestampTzGetDatum(now));
+            v.set(c.state, jobs.completed()).set(c.finished_at, TimestampTzGetDatum(now));
             if (has_result)
                 v.set(c.result, result);
+            else
+                v.set_null(c.result);
             jobs.update(v);
             jobs.next_row();
             return true;

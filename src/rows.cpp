@@ -1,6 +1,7 @@
 #include "rows.hpp"
 
 #include <cstring>
+#include <initializer_list>
 
 extern "C" {
 #include "access/genam.h"
@@ -14,6 +15,7 @@ extern "C" {
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "tcop/utility.h"
+#include "nodes/bitmapset.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -58,12 +60,24 @@ Columns find_columns(TupleDesc desc)
     return c;
 }
 
-void key(ScanKeyData *k, AttrNumber attno, StrategyNumber strategy, Oid collation, RegProcedure proc, Datum arg)
-{
-    ScanKeyEntryInitialize(k, 0, attno, strategy, InvalidOid, collation, proc, arg);
-}
-
 } // namespace
+
+// One scan key, as data; turned into a ScanKeyData (which looks up the
+// function) inside pg::call.
+struct Key {
+    AttrNumber attno;
+    StrategyNumber strategy;
+    Oid collation;
+    RegProcedure proc;
+    Datum arg;
+};
+
+static void init_keys(ScanKeyData *out, const Key *keys, int nkeys)
+{
+    for (int i = 0; i < nkeys; i++)
+        ScanKeyEntryInitialize(&out[i], 0, keys[i].attno, keys[i].strategy, InvalidOid, keys[i].collation,
+                               keys[i].proc, keys[i].arg);
+}
 
 bool Row::text_is(int col, const char *s) const
 {
@@ -98,8 +112,12 @@ Jobs::Jobs(const char *function)
         rte->relkind = rel_->rd_rel->relkind;
         rte->rellockmode = RowExclusiveLock;
         ExecInitRangeTable(estate_, list_make1(rte));
+        rte_ = rte;
         rri_ = makeNode(ResultRelInfo);
         InitResultRelInfo(rri_, rel_, 1, nullptr, 0);
+        // Closed by ExecCloseResultRelations, with any relation an AFTER
+        // trigger opened.
+        estate_->es_opened_result_relations = lappend(estate_->es_opened_result_relations, rri_);
         estate_->es_output_cid = GetCurrentCommandId(true);
         ExecOpenIndices(rri_, false);
         epq_ = static_cast<EPQState *>(palloc0(sizeof(EPQState)));
@@ -110,6 +128,18 @@ Jobs::Jobs(const char *function)
         new_ = ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel_), &TTSOpsVirtual);
     });
     col_ = find_columns(RelationGetDescr(rel_));
+    // The columns claim and complete write: what UPDATE OF triggers and the
+    // indexes' "unchanged by this update" hint are told.
+    pg::call([this] {
+        MemoryContext was = MemoryContextSwitchTo(estate_->es_query_cxt);
+        for (int col : {col_.state, col_.attempt, col_.lease_token, col_.lease_expires_at, col_.reclaim_after,
+                        col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result})
+            rte_->updatedCols = bms_add_member(rte_->updatedCols, col + 1 - FirstLowInvalidHeapAttributeNumber);
+        running_ = CStringGetTextDatum("running");
+        dead_ = CStringGetTextDatum("dead");
+        completed_ = CStringGetTextDatum("completed");
+        MemoryContextSwitchTo(was);
+    });
 
     Oid pkey = pg::call([this] { return RelationGetPrimaryKeyIndex(rel_); });
     for (int i = 0; i < rri_->ri_NumIndices; i++) {
@@ -130,14 +160,16 @@ Jobs::Jobs(const char *function)
 
 void Jobs::close()
 {
+    if (open_scans_ != 0)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: a scan of baton._jobs was left open");
     end_find();
     pg::call([this] {
+        AfterTriggerEndQuery(estate_);  // AFTER triggers run in the call's snapshot
         if (snapshot_pushed_)
             PopActiveSnapshot();
         snapshot_pushed_ = false;
-        AfterTriggerEndQuery(estate_);
         EvalPlanQualEnd(epq_);
-        ExecCloseIndices(rri_);
+        ExecCloseResultRelations(estate_);
         ExecResetTupleTable(estate_->es_tupleTable, false);
         FreeExecutorState(estate_);
         table_close(rel_, NoLock);
@@ -151,7 +183,10 @@ int Jobs::natts() const
 
 void Jobs::refresh_snapshot()
 {
-    end_find();  // its snapshot is the old one
+    // A scan reads in the snapshot it began with: none may outlive it.
+    if (open_scans_ != 0)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: a scan of baton._jobs is still open");
+    end_find();
     pg::call([this] {
         if (snapshot_pushed_)
             PopActiveSnapshot();
@@ -161,17 +196,22 @@ void Jobs::refresh_snapshot()
         UpdateActiveSnapshotCommandId();
         snapshot_pushed_ = true;
         estate_->es_snapshot = GetActiveSnapshot();
+        estate_->es_output_cid = GetCurrentCommandId(true);
     });
 }
 
-IndexScanDesc Jobs::begin(Index which, ScanKeyData *keys, int nkeys)
+IndexScanDesc Jobs::begin(int which, const Key *keys, int nkeys)
 {
     Relation idx = index_[which];
     return pg::call([&] {
         if (scan_slot_[which] == nullptr)
             scan_slot_[which] = table_slot_create(rel_, &estate_->es_tupleTable);
-        IndexScanDesc scan = index_beginscan(rel_, idx, GetActiveSnapshot(), nkeys, 0);
-        index_rescan(scan, keys, nkeys, nullptr, 0);
+        ScanKeyData scankeys[2];
+        Assert(nkeys <= 2);
+        init_keys(scankeys, keys, nkeys);
+        // Registered, so that the scan's snapshot is its own to release.
+        IndexScanDesc scan = index_beginscan(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), nkeys, 0);
+        index_rescan(scan, scankeys, nkeys, nullptr, 0);
         return scan;
     });
 }
@@ -179,37 +219,46 @@ IndexScanDesc Jobs::begin(Index which, ScanKeyData *keys, int nkeys)
 Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
 {
     // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready'
-    ScanKeyData keys[2];
-    key(&keys[0], 1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue);
-    key(&keys[1], 3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+    Key keys[2] = {
+        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
+        {3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
+    };
     Scan s;
+    s.jobs_ = this;
     s.scan_ = begin(ready_index, keys, 2);
     s.slot_ = scan_slot_[ready_index];
+    open_scans_++;
     return s;
 }
 
-Jobs::Scan Jobs::running(Datum queue, TimestampTz now)
+Jobs::Scan Jobs::expiring(Datum queue, TimestampTz now)
 {
     // _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...
-    ScanKeyData keys[2];
-    key(&keys[0], 1, BTEqualStrategyNumber, index_[running_index]->rd_indcollation[0], F_TEXTEQ, queue);
-    key(&keys[1], 2, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+    Key keys[2] = {
+        {1, BTEqualStrategyNumber, index_[running_index]->rd_indcollation[0], F_TEXTEQ, queue},
+        {2, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
+    };
     Scan s;
+    s.jobs_ = this;
     s.scan_ = begin(running_index, keys, 2);
     s.slot_ = scan_slot_[running_index];
+    open_scans_++;
     return s;
 }
 
 bool Jobs::find(int64 id)
 {
     // the primary key (id, queue): ids are unique on their own
-    ScanKeyData keys[1];
-    key(&keys[0], 1, BTEqualStrategyNumber, InvalidOid, F_INT8EQ, Int64GetDatum(id));
+    Key key{1, BTEqualStrategyNumber, InvalidOid, F_INT8EQ, Int64GetDatum(id)};
     if (find_scan_ == nullptr) {
-        find_scan_ = begin(primary_key, keys, 1);
+        find_scan_ = begin(primary_key, &key, 1);
         found_ = scan_slot_[primary_key];
     } else {
-        pg::call([&] { index_rescan(find_scan_, keys, 1, nullptr, 0); });
+        pg::call([&] {
+            ScanKeyData scankey;
+            init_keys(&scankey, &key, 1);
+            index_rescan(find_scan_, &scankey, 1, nullptr, 0);
+        });
     }
     return pg::call([this] {
         if (!index_getnext_slot(find_scan_, ForwardScanDirection, found_))
@@ -224,7 +273,9 @@ void Jobs::end_find()
     if (find_scan_ == nullptr)
         return;
     pg::call([this] {
+        Snapshot snapshot = find_scan_->xs_snapshot;
         index_endscan(find_scan_);
+        UnregisterSnapshot(snapshot);
         ExecClearTuple(found_);
     });
     find_scan_ = nullptr;
@@ -232,31 +283,38 @@ void Jobs::end_find()
 
 bool Jobs::queue_lease(Datum queue, Datum *lease)
 {
-    return pg::call([&] {
+    bool found = false;
+    bool has_column = pg::call([&] {
         Relation rel = table_open(get_relname_relid("_queues", RelationGetNamespace(rel_)), AccessShareLock);
         Relation idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
         TupleDesc desc = RelationGetDescr(rel);
         int lease_col = -1;
         for (int i = 0; i < desc->natts; i++)
-            if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "lease") == 0)
+            if (!TupleDescAttr(desc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(desc, i)->attname), "lease") == 0)
                 lease_col = i;
-        ScanKeyData k;
-        key(&k, 1, BTEqualStrategyNumber, idx->rd_indcollation[0], F_TEXTEQ, queue);
-        TupleTableSlot *slot = table_slot_create(rel, nullptr);
-        IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
-        index_rescan(scan, &k, 1, nullptr, 0);
-        bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
-        if (found) {
-            bool isnull;
-            Datum d = slot_getattr(slot, lease_col + 1, &isnull);
-            *lease = datumCopy(d, false, sizeof(Interval));
+        if (lease_col >= 0) {
+            ScanKeyData k;
+            ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ,
+                                   queue);
+            TupleTableSlot *slot = table_slot_create(rel, nullptr);
+            IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+            index_rescan(scan, &k, 1, nullptr, 0);
+            found = index_getnext_slot(scan, ForwardScanDirection, slot);
+            if (found) {
+                bool isnull;
+                Datum d = slot_getattr(slot, lease_col + 1, &isnull);
+                *lease = datumCopy(d, false, sizeof(Interval));
+            }
+            index_endscan(scan);
+            ExecDropSingleTupleTableSlot(slot);
         }
-        index_endscan(scan);
-        ExecDropSingleTupleTableSlot(slot);
         index_close(idx, AccessShareLock);
         table_close(rel, AccessShareLock);
-        return found;
+        return lease_col >= 0;
     });
+    if (!has_column)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton._queues.lease is missing");
+    return found;
 }
 
 bool Jobs::Scan::next()
@@ -272,9 +330,12 @@ bool Jobs::Scan::next()
 void Jobs::Scan::end()
 {
     pg::call([this] {
+        Snapshot snapshot = scan_->xs_snapshot;
         index_endscan(scan_);
+        UnregisterSnapshot(snapshot);
         ExecClearTuple(slot_);
     });
+    jobs_->open_scans_--;
 }
 
 TM_Result Jobs::lock(ItemPointerData tid, LockWaitPolicy wait)

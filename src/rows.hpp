@@ -2,8 +2,9 @@
 // scans, row locks and updates through PostgreSQL's table, index and
 // executor APIs, without parsing, planning or starting an executor per
 // statement. Updates go through ExecSimpleRelationUpdate, the routine
-// logical replication applies rows with: constraints, index entries and any
-// row triggers are handled as an UPDATE statement would.
+// logical replication applies rows with: constraints, index entries and row
+// triggers (BEFORE, AFTER, UPDATE OF) are handled as an UPDATE statement
+// would; statement-level triggers do not fire.
 //
 // Every Postgres call is made through pg::call. Nothing here is released by
 // a destructor: close() ends a call that succeeded, and after an error the
@@ -20,6 +21,8 @@ extern "C" {
 }
 
 namespace baton::rows {
+
+struct Key;  // an index scan key (rows.cpp)
 
 // Positions (0-based) of baton._jobs's columns, found by name.
 struct Columns {
@@ -81,10 +84,15 @@ public:
     void close();
 
     const Columns &col() const { return col_; }
+    // The state names as text Datums, made once per call.
+    Datum running() const { return running_; }
+    Datum dead() const { return dead_; }
+    Datum completed() const { return completed_; }
     int natts() const;
 
     // A new snapshot (READ COMMITTED) or the transaction's (REPEATABLE READ
-    // and up), seeing this transaction's work up to now.
+    // and up), seeing this transaction's work up to now. No ready() or
+    // expiring() scan may be open.
     void refresh_snapshot();
 
     // The lease of a queue (an Interval Datum), or false when the queue
@@ -93,7 +101,7 @@ public:
 
     // An index scan in the current snapshot: ready jobs of a queue due at
     // `now`, in claim order (ready()), or running jobs of a queue whose
-    // reclaim_after has passed (running()). One scan of each kind at a time.
+    // reclaim_after has passed (expiring()). One scan of each kind at a time.
     class Scan {
     public:
         // The next visible row, or false at the end.
@@ -103,11 +111,12 @@ public:
 
     private:
         friend class Jobs;
+        Jobs *jobs_ = nullptr;
         IndexScanDesc scan_ = nullptr;
         TupleTableSlot *slot_ = nullptr;
     };
     Scan ready(Datum queue, TimestampTz now);
-    Scan running(Datum queue, TimestampTz now);
+    Scan expiring(Datum queue, TimestampTz now);
 
     // The visible version of job `id` (found()), or false.
     bool find(int64 id);
@@ -141,12 +150,15 @@ private:
     EState *estate_ = nullptr;
     ResultRelInfo *rri_ = nullptr;
     EPQState *epq_ = nullptr;
+    RangeTblEntry *rte_ = nullptr;
+    Datum running_ = 0, dead_ = 0, completed_ = 0;
+    int open_scans_ = 0;
     TupleTableSlot *locked_ = nullptr;
     TupleTableSlot *new_ = nullptr;
     Columns col_{};
     bool snapshot_pushed_ = false;
 
-    IndexScanDesc begin(Index which, ScanKeyData *keys, int nkeys);
+    IndexScanDesc begin(int which, const Key *keys, int nkeys);
     void end_find();
 };
 
