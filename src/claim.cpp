@@ -90,6 +90,7 @@ public:
         advance();
     }
     const Candidate *head() const { return has_ ? &head_ : nullptr; }
+    rows::Row row() const { return scan_.row(); }  // the head's version
     void advance()
     {
         const rows::Columns &c = jobs_.col();
@@ -187,55 +188,67 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
         else
             break;
         const Candidate cand = from_ready ? *ready_head : expired[next_expired];
-        if (from_ready)
-            ready.advance();
-        else
+        // The version the snapshot saw: the ready scan's current row, or an
+        // expired lease fetched again by its place.
+        rows::Row seen = ready.row();
+        if (!from_ready) {
             next_expired++;
+            if (!jobs.fetch(cand.tid))
+                continue;
+            seen = jobs.fetched();
+        }
 
         // A claim that would exceed max_attempts makes the job dead instead.
         bool bury = cand.attempt >= cand.max_attempts;
-        if (!bury && cand.has_key && !slots.take(cand.key, now))
+        bool keyed = !bury && cand.has_key;
+        if (keyed && !slots.take(cand.key, now)) {
+            if (from_ready)
+                ready.advance();
             continue;  // the key is full or busy
-        TM_Result r = jobs.lock(cand.tid, LockWaitSkip);
-        if (r != TM_Ok) {
-            // Under REPEATABLE READ, as PostgreSQL's own SKIP LOCKED does.
-            if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
-                throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                            "baton: could not serialize access due to concurrent update");
-            if (!bury && cand.has_key)
-                slots.give_back(cand.key);
-            continue;
         }
-        rows::Values v = jobs.values_of(jobs.locked());
+        rows::Values v = jobs.values_of(seen);
         if (bury) {
             v.set(c.state, jobs.dead()).set(c.finished_at, TimestampTzGetDatum(now));
             if (v.is_null(c.error))
                 v.set(c.error, last_attempt);
-            jobs.update(v);
-            jobs.next_row();
-            continue;
+        } else {
+            v.set(c.state, jobs.running())
+                .set(c.attempt, Int32GetDatum(cand.attempt + 1))
+                .set(c.lease_token, Int64GetDatum(tokens.next()))
+                .set(c.lease_expires_at, expires)
+                .set(c.reclaim_after, expires)
+                .set(c.worker, worker)
+                .set(c.started_at, TimestampTzGetDatum(now));
         }
-        v.set(c.state, jobs.running())
-            .set(c.attempt, Int32GetDatum(cand.attempt + 1))
-            .set(c.lease_token, Int64GetDatum(tokens.next()))
-            .set(c.lease_expires_at, expires)
-            .set(c.reclaim_after, expires)
-            .set(c.worker, worker)
-            .set(c.started_at, TimestampTzGetDatum(now));
-        jobs.update(v);
-        // baton.claimed_job
-        const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
-                                               c.lease_expires_at, c.priority, c.unique_key,
-                                               c.concurrency_key, c.enqueued_at};
-        Datum values[claimed_job_columns];
-        bool nulls[claimed_job_columns];
-        for (int k = 0; k < claimed_job_columns; k++) {
-            values[k] = v.value(cols[k]);
-            nulls[k] = v.is_null(cols[k]);
+        TM_Result r = jobs.update(seen, v, LockWaitSkip);
+        if (r == TM_Ok && !bury) {
+            // baton.claimed_job
+            const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
+                                                   c.lease_expires_at, c.priority, c.unique_key,
+                                                   c.concurrency_key, c.enqueued_at};
+            Datum values[claimed_job_columns];
+            bool nulls[claimed_job_columns];
+            for (int k = 0; k < claimed_job_columns; k++) {
+                values[k] = v.value(cols[k]);
+                nulls[k] = v.is_null(cols[k]);
+            }
+            pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+            remaining--;
         }
-        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
         jobs.next_row();
-        remaining--;
+        if (from_ready)
+            ready.advance();
+        if (r == TM_Ok)
+            continue;
+        // Held by another transaction, or changed since the snapshot: passed
+        // over (a fencing token drawn for it is simply never used). Under
+        // REPEATABLE READ a changed job fails the call, as PostgreSQL's own
+        // SKIP LOCKED does.
+        if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
+            throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                        "baton: could not serialize access due to concurrent update");
+        if (keyed)
+            slots.give_back(cand.key);
     }
     ready.end();
 }

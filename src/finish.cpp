@@ -53,24 +53,22 @@ bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool
         if (r.is_null(c.lease_token) || r.int8(c.lease_token) != token || !r.text_is(c.state, "running") ||
             r.is_null(c.lease_expires_at) || r.timestamp(c.lease_expires_at) <= now)
             return false;
-        TM_Result locked = jobs.lock(r.slot->tts_tid, LockWaitBlock);
-        if (locked == TM_Ok) {
-            rows::Values v = jobs.values_of(jobs.locked());
-            v.set(c.state, jobs.completed()).set(c.finished_at, TimestampTzGetDatum(now));
-            if (has_result)
-                v.set(c.result, result);
-            else
-                v.set_null(c.result);
-            jobs.update(v);
-            jobs.next_row();
+        rows::Values v = jobs.values_of(r);
+        v.set(c.state, jobs.completed()).set(c.finished_at, TimestampTzGetDatum(now));
+        if (has_result)
+            v.set(c.result, result);
+        else
+            v.set_null(c.result);
+        TM_Result result_of = jobs.update(r, v, LockWaitBlock);
+        jobs.next_row();
+        if (result_of == TM_Ok)
             return true;
-        }
-        if (locked == TM_SelfModified)
+        if (result_of == TM_SelfModified)
             return false;  // this command changed it already
         if (IsolationUsesXactSnapshot())
             throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
                         "baton: could not serialize access due to concurrent update");
-        if (locked == TM_Deleted)
+        if (result_of == TM_Deleted)
             return false;
         jobs.refresh_snapshot();  // TM_Updated: read the newest version
     }

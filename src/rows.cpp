@@ -125,6 +125,16 @@ Jobs::Jobs(const char *function)
         AfterTriggerBeginQuery();
 
         locked_ = table_slot_create(rel_, &estate_->es_tupleTable);
+        fetched_ = table_slot_create(rel_, &estate_->es_tupleTable);
+        TriggerDesc *trig = rri_->ri_TrigDesc;
+        plain_update_ = !(trig && (trig->trig_update_before_row || trig->trig_update_after_row ||
+                                   trig->trig_update_instead_row || trig->trig_update_new_table ||
+                                   trig->trig_update_old_table)) &&
+                        !(rel_->rd_att->constr && rel_->rd_att->constr->has_generated_stored) &&
+                        !rel_->rd_rel->relispartition;
+        // What ExecSimpleRelationUpdate checks first: a publication of
+        // UPDATEs needs a replica identity.
+        CheckCmdReplicaIdentity(rel_, CMD_UPDATE);
         new_ = ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel_), &TTSOpsVirtual);
     });
     col_ = find_columns(RelationGetDescr(rel_));
@@ -338,15 +348,13 @@ void Jobs::Scan::end()
     jobs_->open_scans_--;
 }
 
-TM_Result Jobs::lock(ItemPointerData tid, LockWaitPolicy wait)
+bool Jobs::fetch(ItemPointerData tid)
 {
     return pg::call([&] {
-        TM_FailureData tmfd;
-        TM_Result r = table_tuple_lock(rel_, &tid, GetActiveSnapshot(), locked_, GetCurrentCommandId(true),
-                                       LockTupleNoKeyExclusive, wait, 0, &tmfd);
-        if (r == TM_Ok)
-            slot_getallattrs(locked_);
-        return r;
+        if (!table_tuple_fetch_row_version(rel_, &tid, GetActiveSnapshot(), fetched_))
+            return false;
+        slot_getallattrs(fetched_);
+        return true;
     });
 }
 
@@ -365,17 +373,51 @@ Values Jobs::values_of(Row old)
     return Values(values, nulls);
 }
 
-void Jobs::update(const Values &values)
+// Without row triggers (the normal case) the version is replaced by one
+// heap_update, which refuses (or waits for) a version another transaction
+// holds and reports a newer one: the same checks as a row lock, without
+// writing the lock first. With row triggers the version is locked by
+// table_tuple_lock (exactly that version, no newer one) and then replaced by
+// ExecSimpleRelationUpdate, which runs the triggers.
+TM_Result Jobs::update(Row seen, const Values &values, LockWaitPolicy wait)
 {
     int n = natts();
-    pg::call([&] {
+    ItemPointerData tid = seen.slot->tts_tid;
+    return pg::call([&] {
         MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
         ExecClearTuple(new_);
         memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
         memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
         ExecStoreVirtualTuple(new_);
-        ExecSimpleRelationUpdate(rri_, estate_, epq_, locked_, new_);
+        TM_Result r;
+        TM_FailureData tmfd;
+        if (plain_update_) {
+            LockTupleMode lockmode;
+            bool update_indexes;
+            if (rel_->rd_att->constr)
+                ExecConstraints(rri_, new_, estate_);
+            r = table_tuple_update(rel_, &tid, new_, GetCurrentCommandId(true), estate_->es_snapshot, InvalidSnapshot,
+                                   wait == LockWaitBlock, &tmfd, &lockmode, &update_indexes);
+            if (r == TM_BeingModified) {
+                // Not waiting: a row lock is held, by another transaction or
+                // by this one (taken earlier, e.g. by a replace), which only
+                // the lock itself tells apart. Once it is ours, update.
+                r = table_tuple_lock(rel_, &tid, estate_->es_snapshot, locked_, GetCurrentCommandId(true),
+                                     LockTupleNoKeyExclusive, LockWaitSkip, 0, &tmfd);
+                if (r == TM_Ok)
+                    r = table_tuple_update(rel_, &tid, new_, GetCurrentCommandId(true), estate_->es_snapshot,
+                                           InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+            }
+            if (r == TM_Ok && update_indexes && rri_->ri_NumIndices > 0)
+                list_free(ExecInsertIndexTuples(rri_, new_, estate_, true, false, nullptr, NIL));
+        } else {
+            r = table_tuple_lock(rel_, &tid, estate_->es_snapshot, locked_, GetCurrentCommandId(true),
+                                 LockTupleNoKeyExclusive, wait, 0, &tmfd);
+            if (r == TM_Ok)
+                ExecSimpleRelationUpdate(rri_, estate_, epq_, locked_, new_);
+        }
         MemoryContextSwitchTo(was);
+        return r;
     });
 }
 

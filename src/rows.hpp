@@ -122,19 +122,21 @@ public:
     bool find(int64 id);
     Row found() const { return Row{found_}; }
 
-    // Locks exactly the version at `tid` (no newer one): TM_Ok when it is
-    // locked and still the newest; TM_WouldBlock (LockWaitSkip only),
-    // TM_Updated, TM_Deleted or TM_SelfModified otherwise. locked() then
-    // holds the locked version.
-    TM_Result lock(ItemPointerData tid, LockWaitPolicy wait);
-    Row locked() const { return Row{locked_}; }
+    // The version at `tid` if this snapshot sees it (fetched()), or false.
+    bool fetch(ItemPointerData tid);
+    Row fetched() const { return Row{fetched_}; }
 
     // The values of `old`, to change and pass to update(); they live until
     // next_row().
     Values values_of(Row old);
 
-    // Replaces the locked version with `values`.
-    void update(const Values &values);
+    // Replaces the version `seen` (a row of a scan, find() or fetch()) with
+    // `values`, but only if it is still the newest version: TM_Ok when it
+    // was replaced; TM_Updated, TM_Deleted or TM_SelfModified when a newer
+    // version exists; TM_WouldBlock when another transaction holds it and
+    // `wait` is LockWaitSkip. It waits for such a holder with LockWaitBlock.
+    // Nothing is written unless TM_Ok.
+    TM_Result update(Row seen, const Values &values, LockWaitPolicy wait);
 
     // Frees what values_of() and update() allocated for the last row.
     void next_row();
@@ -153,7 +155,9 @@ private:
     RangeTblEntry *rte_ = nullptr;
     Datum running_ = 0, dead_ = 0, completed_ = 0;
     int open_scans_ = 0;
-    TupleTableSlot *locked_ = nullptr;
+    TupleTableSlot *locked_ = nullptr;   // the version update() locked (with row triggers)
+    TupleTableSlot *fetched_ = nullptr;
+    bool plain_update_ = false;  // no row triggers, generated columns or partitions: see update()
     TupleTableSlot *new_ = nullptr;
     Columns col_{};
     bool snapshot_pushed_ = false;
