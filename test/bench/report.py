@@ -88,6 +88,24 @@ def drain_table(data):
     return table(["backlog", "W", "n", "finish", "baton jobs/s", "baseline jobs/s", "baton/baseline"], rows)
 
 
+def loop_table(data):
+    """The issue's 2x target: baton's one-commit worker loop (complete_and_claim)
+    against the baseline's usual loop (claim, then complete: two commits per
+    job) and against the baseline's own one-statement loop, at n = 1."""
+    drain = data.get("drain", {})
+    rows = []
+    for jobs, workers, n, finish in sorted(drain, key=by_number):
+        if n != "1" or finish != "loop":
+            continue
+        b, p_loop = pair(drain[(jobs, workers, n, "loop")], 0)
+        _, p_two = pair(drain.get((jobs, workers, n, "complete"), {}), 0)
+        rows.append([f"{int(jobs):,}", workers, num(b), num(p_two), ratio(b, p_two), num(p_loop), ratio(b, p_loop)])
+    if not rows:
+        return ""
+    return table(["backlog", "W", "baton complete_and_claim jobs/s", "baseline claim + complete (2 commits)",
+                  "ratio", "baseline one-statement loop", "ratio"], rows)
+
+
 def latency_table(data):
     rows = []
     keys = [k for k in data.get("latency", {}) if k[2] == "1" and k[3] == "complete"]
@@ -191,6 +209,7 @@ def tables(path, plotdir):
     data = read(path)
     sections = [
         ("Drain: jobs/s until the backlog is empty (higher is better)", drain_table(data)),
+        ("The worker loop at n = 1: one commit per job against two (higher is better)", loop_table(data)),
         ("Claim latency during the drain (n = 1, finished with complete; lower is better)", latency_table(data)),
         ("Enqueue: rows/s (higher is better)", enqueue_table(data)),
         ("Heartbeat", heartbeat_table(data)),
