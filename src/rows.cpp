@@ -226,34 +226,32 @@ IndexScanDesc Jobs::begin(int which, const Key *keys, int nkeys)
     });
 }
 
-Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+// The entries of index `which` for `queue` whose timestamp column `time_col`
+// (an index column number) is at most `now`.
+Jobs::Scan Jobs::queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now)
 {
-    // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready'
     Key keys[2] = {
-        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
-        {3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
+        {1, BTEqualStrategyNumber, index_[which]->rd_indcollation[0], F_TEXTEQ, queue},
+        {time_col, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
     };
     Scan s;
     s.jobs_ = this;
-    s.scan_ = begin(ready_index, keys, 2);
-    s.slot_ = scan_slot_[ready_index];
+    s.scan_ = begin(which, keys, 2);
+    s.slot_ = scan_slot_[which];
     open_scans_++;
     return s;
+}
+
+Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+{
+    // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready'
+    return queue_scan(ready_index, 3, queue, now);
 }
 
 Jobs::Scan Jobs::expiring(Datum queue, TimestampTz now)
 {
     // _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...
-    Key keys[2] = {
-        {1, BTEqualStrategyNumber, index_[running_index]->rd_indcollation[0], F_TEXTEQ, queue},
-        {2, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
-    };
-    Scan s;
-    s.jobs_ = this;
-    s.scan_ = begin(running_index, keys, 2);
-    s.slot_ = scan_slot_[running_index];
-    open_scans_++;
-    return s;
+    return queue_scan(running_index, 2, queue, now);
 }
 
 bool Jobs::find(int64 id)

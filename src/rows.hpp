@@ -163,6 +163,7 @@ private:
     bool snapshot_pushed_ = false;
 
     IndexScanDesc begin(int which, const Key *keys, int nkeys);
+    Scan queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now);
     void end_find();
 };
 
