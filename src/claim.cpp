@@ -71,7 +71,9 @@ std::vector<Candidate> expired_leases(rows::Jobs &jobs, Datum queue, TimestampTz
     const rows::Columns &c = jobs.col();
     std::vector<Candidate> out;
     rows::Jobs::Scan scan = jobs.expiring(queue, now);
-    while (scan.next()) {
+    for (uint64 seen = 1; scan.next(); seen++) {
+        if (seen % 1024 == 0)
+            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         rows::Row r = scan.row();
         if (r.text_is(c.state, "running") && !r.is_null(c.lease_expires_at) &&
             r.timestamp(c.lease_expires_at) <= now)
@@ -94,7 +96,9 @@ public:
     void advance()
     {
         const rows::Columns &c = jobs_.col();
-        while ((has_ = scan_.next())) {
+        for (uint64 seen = 1; (has_ = scan_.next()); seen++) {
+            if (seen % 1024 == 0)
+                pg::call([] { CHECK_FOR_INTERRUPTS(); });
             rows::Row r = scan_.row();
             // The index holds every version that was ready once; the one
             // this snapshot sees must still be.

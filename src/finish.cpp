@@ -47,6 +47,7 @@ bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool
 {
     const rows::Columns &c = jobs.col();
     for (;;) {
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
         if (!jobs.find(id))
             return false;
         rows::Row r = jobs.found();
@@ -179,8 +180,6 @@ std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, Timestam
 {
     std::vector<int64> done;
     for (size_t k = 0; k < pairs.ids.size(); k++) {
-        if (k % 256 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
         if (complete_one(jobs, pairs.ids[k], pairs.tokens[k], now, false, 0))
             done.push_back(pairs.ids[k]);
     }
