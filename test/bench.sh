@@ -92,7 +92,7 @@ settings() {
 - PostgreSQL: $(sql -c "SELECT version()" | cut -d, -f1)
 - settings: shared_buffers $(setting shared_buffers), synchronous_commit $(setting synchronous_commit), fsync $(setting fsync), max_connections $(setting max_connections), max_wal_size $(setting max_wal_size), autovacuum $(setting autovacuum); everything else initdb's defaults
 - load generator: C++ on libpq, one thread and connection per worker, prepared statements, each worker's statements warmed up once before the clock starts
-- between runs: TRUNCATE, reload, VACUUM ANALYZE of a backlog, CHECKPOINT, ${PAUSE} s pause; baton and baseline alternate which runs first
+- between runs: TRUNCATE, reload, VACUUM ANALYZE of a backlog, CHECKPOINT, ${PAUSE} s pause; baton and baseline alternate which runs first; W=1 drains run twice in ABBA order and report the two runs' totals (their claim percentiles: the claim-weighted mean)
 EOF
 }
 
@@ -133,6 +133,17 @@ drain_one() {  # SYSTEM BACKLOG W N FINISH
   fresh "$1" "$2" && loadgen drain "$1" "$5" "$2" "$3" "$4"
 }
 
+# A single worker waits for a disk flush or two per job, and this machine's
+# flush latency drifts from one minute to the next: W=1 drains run twice, in
+# ABBA order (baton, baseline, baseline, baton or the reverse), and the
+# report adds up their jobs and seconds.
+drain_config() {  # BACKLOG W N FINISH
+  both drain_one "$@" || return 1
+  [ "$2" = 1 ] || return 0
+  both drain_one "$@" || return 1  # both() alternates: the reverse order
+  FLIP=$((FLIP ^ 1))  # and the next configuration starts with the other system
+}
+
 enqueue_one() {  # SYSTEM KIND ROWS THREADS
   fresh "$1" && loadgen enqueue "$@"
 }
@@ -161,7 +172,7 @@ run_drains() {
     for n in ${ns//,/ }; do
       for w in ${ws//,/ }; do
         for f in ${finishes//,/ }; do
-          both drain_one "$jobs" "$w" "$n" "$f" || return 1
+          drain_config "$jobs" "$w" "$n" "$f" || return 1
         done
       done
     done

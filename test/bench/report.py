@@ -40,8 +40,25 @@ def read(path):
             if keylen is None:
                 continue
             key = tuple(rest[:keylen])
-            data[kind].setdefault(key, {})[system] = [float(x) for x in rest[keylen:]]
+            values = [float(x) for x in rest[keylen:]]
+            seen = data[kind].setdefault(key, {})
+            if system in seen:
+                values = combine(kind, seen[system], values)
+            seen[system] = values
     return data
+
+
+def combine(kind, a, b):
+    """Two runs of one configuration (bench.sh repeats the W=1 drains): a
+    drain's jobs and seconds add up; a latency's percentiles are averaged,
+    weighted by claims, and its maximum is the larger."""
+    if kind == "drain":  # jobs/s, seconds
+        secs = a[1] + b[1]
+        return [(a[0] * a[1] + b[0] * b[1]) / secs, secs]
+    if kind == "latency":  # p50, p99, max, claims
+        n = a[3] + b[3]
+        return [(a[0] * a[3] + b[0] * b[3]) / n, (a[1] * a[3] + b[1] * b[3]) / n, max(a[2], b[2]), n]
+    return b
 
 
 def num(x, digits=0):
