@@ -51,6 +51,7 @@ HEARTBEAT_JOBS=10000
 CHURN_WORKERS=4
 CHURN_N=10
 CHURN_LOADED=10000         # backlog at the start, analyzed: a queue that has been running
+AGED_BACKLOG=10000         # the drain after the churn, compared with the fresh one of the same size
 
 # Packages beyond lib.sh's: libpq-dev (the load generator), gnuplot-nox (the plot).
 BENCH_PACKAGES="libpq-dev gnuplot-nox"
@@ -162,6 +163,14 @@ churn_one() {  # SYSTEM
   sql -F $'\t' -c "SELECT 'size', '$1', pg_total_relation_size(relid), pg_relation_size(relid),
                           pg_indexes_size(relid), n_dead_tup, autovacuum_count
                      FROM pg_stat_user_tables WHERE relid = '$table'::regclass" >>"$DATA"
+  # Claim latency after the churn: the drain whose latency the fresh table
+  # gave (10,000 jobs, W=16, n=1, complete), on the table as the churn left
+  # it (no VACUUM); its lines are kept as aged_drain and aged_latency.
+  local lines
+  "$LOADGEN" load "$1" "$AGED_BACKLOG" &&
+    lines=$("$LOADGEN" drain "$1" complete "$AGED_BACKLOG" 16 1) || return 1
+  printf '%s\n' "$lines" | sed 's/^/aged_/' >>"$DATA"
+  printf '%s\n' "$lines" | awk -F'\t' '$1 == "drain" {print "   aged_" $0}'
 }
 
 run_drains() {

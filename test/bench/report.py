@@ -36,7 +36,7 @@ def read(path):
                 continue
             kind, system, rest = parts[0], parts[1], parts[2:]
             keylen = {"drain": 4, "latency": 4, "enqueue": 3, "heartbeat": 2, "churn": 1,
-                      "churn_total": 1, "size": 0}.get(kind)
+                      "churn_total": 1, "size": 0, "aged_drain": 4, "aged_latency": 4}.get(kind)
             if keylen is None:
                 continue
             key = tuple(rest[:keylen])
@@ -189,6 +189,25 @@ def churn_table(data):
     return out
 
 
+def aged_table(data):
+    """Claim latency of the same drain on a fresh table (the drain section)
+    and on the table the churn left, for each system."""
+    rows = []
+    for key, aged in sorted(data.get("aged_latency", {}).items()):
+        fresh = data.get("latency", {}).get(key)
+        if not fresh:
+            continue
+        for index, label in enumerate(["p50", "p99", "max"]):
+            (bf, pf), (ba, pa) = pair(fresh, index), pair(aged, index)
+            rows.append([label, num(bf, 2), num(ba, 2), ratio(ba, bf), num(pf, 2), num(pa, 2), ratio(pa, pf)])
+        jobs, workers, n, _ = key
+        title = (f"The {int(jobs):,}-job drain at W={workers}, n={n} (complete per job), on a fresh table and "
+                 "again on the table the churn left (no VACUUM):\n\n")
+        return title + table(["claim", "baton fresh ms", "baton after churn ms", "growth",
+                               "baseline fresh ms", "baseline after churn ms", "growth"], rows)
+    return ""
+
+
 def size_table(data):
     entry = data.get("size", {}).get(())
     if not entry:
@@ -231,6 +250,7 @@ def tables(path, plotdir):
         ("Enqueue: rows/s (higher is better)", enqueue_table(data)),
         ("Heartbeat", heartbeat_table(data)),
         ("Churn: claim latency and throughput as the table ages (default autovacuum)", churn_table(data)),
+        ("Claim latency after the churn against a fresh table (lower is better)", aged_table(data)),
         ("Sizes after the churn (no manual VACUUM)", size_table(data)),
     ]
     for title, body in sections:
