@@ -39,8 +39,9 @@ spi::Statement fail_owned{
 
 namespace baton::jobs {
 
-// The lookup and the lock are two steps: the version found is locked only
-// if it is still the newest, so its checked columns are the ones locked. A
+// The lookup and the write are two steps: the version found is replaced
+// only if it is still the newest (rows::Jobs::update waits for a holder
+// first), so the columns checked are those of the version replaced. A
 // version changed meanwhile is looked up again (READ COMMITTED) or is a
 // serialization failure (REPEATABLE READ and up), as an UPDATE would do.
 bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result)
