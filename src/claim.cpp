@@ -168,7 +168,7 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
     const rows::Columns &c = jobs.col();
     Datum queue_lease = 0;
     if (!jobs.queue_lease(queue, &queue_lease))
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
+        no_such_queue(queue);
     TimestampTz now = jobs::clock();
     Datum expires = pg::call([&] {
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);

@@ -167,9 +167,6 @@ spi::Statement insert_batch{
     9, {TEXTOID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
         TEXTARRAYOID, JSONBARRAYOID}, nullptr};
 
-spi::Statement queue_max_attempts{
-    "SELECT max_attempts FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
-
 // `replace`: the ready holders of the keys, read without locks, in key byte
 // order; then each is locked by the exact version read (see lock_version).
 spi::Statement ready_holders{
@@ -527,9 +524,7 @@ BATON_FUNCTION(baton_enqueue_batch)
     spi::connect();
     // The guard is held: a drop_queue that committed first is seen here,
     // one that comes later waits for this transaction.
-    if (spi::exec(queue_max_attempts, spi::Args().add(queue)) == 0)
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue));
-    Datum max_attempts = spi::value(0, 0);
+    Datum max_attempts = Int32GetDatum(jobs::require_queue(queue));
     jobs::Sequence ids = jobs::job_ids();
     bool due_now = false;
     insert_pending(queue, max_attempts, now, writers, ids);

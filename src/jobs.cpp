@@ -34,13 +34,19 @@ int64 Sequence::next() const
     return pg::call([relid] { return nextval_internal(relid, false); });
 }
 
-static spi::Statement queue_exists{
-    "SELECT 1 FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
+static spi::Statement queue_max_attempts{
+    "SELECT max_attempts FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
 
-void require_queue(Datum queue_text)
+[[noreturn]] void no_such_queue(Datum queue_text)
 {
-    if (spi::exec(queue_exists, spi::Args().add(queue_text)) == 0)
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue_text));
+    throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", args::cstring(queue_text));
+}
+
+int32 require_queue(Datum queue_text)
+{
+    if (spi::exec(queue_max_attempts, spi::Args().add(queue_text)) == 0)
+        no_such_queue(queue_text);
+    return DatumGetInt32(spi::value(0, 0));
 }
 
 void notify_due(Datum queue_text)

@@ -31,8 +31,12 @@ inline Sequence job_ids() { return Sequence("_job_id_seq"); }
 // NOTIFY baton, '<queue>' at commit (Postgres folds duplicates into one).
 void notify_due(Datum queue_text);
 
-// ERROR 42704 unless the queue exists (SPI connected).
-void require_queue(Datum queue_text);
+// ERROR 42704: the queue does not exist.
+[[noreturn]] void no_such_queue(Datum queue_text);
+
+// The queue's max_attempts; ERROR 42704 unless the queue exists (SPI
+// connected).
+int32 require_queue(Datum queue_text);
 
 // Claims up to n due jobs into the caller's materialized result (SPI
 // connected: concurrency keys count their slots with it).
