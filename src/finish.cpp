@@ -65,8 +65,8 @@ bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool
         jobs.next_row();
         if (result_of == TM_Ok)
             return true;
-        if (result_of == TM_SelfModified)
-            return false;  // this command changed it already
+        if (result_of == TM_SelfModified || result_of == TM_Invisible)
+            return false;  // this command changed it already, or a trigger skipped it
         if (IsolationUsesXactSnapshot())
             throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
                         "baton: could not serialize access due to concurrent update");

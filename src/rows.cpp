@@ -10,6 +10,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -29,38 +30,69 @@ namespace baton::rows {
 
 namespace {
 
-// Column positions by name; an install script that lost a column is an
-// internal error, not a crash.
+const char *type_name(Oid type)
+{
+    switch (type) {
+    case INT4OID: return "integer";
+    case INT8OID: return "bigint";
+    case TEXTOID: return "text";
+    case JSONBOID: return "jsonb";
+    case INTERVALOID: return "interval";
+    case TIMESTAMPTZOID: return "timestamp with time zone";
+    default: return "the expected one";
+    }
+}
+
+// Column positions by name, each checked for its type: a column a superuser
+// dropped or changed is an error, not a crash.
 Columns find_columns(TupleDesc desc)
 {
     Columns c;
     struct {
         const char *name;
+        Oid type;
         int *pos;
     } wanted[] = {
-        {"id", &c.id}, {"priority", &c.priority}, {"attempt", &c.attempt},
-        {"max_attempts", &c.max_attempts}, {"run_at", &c.run_at}, {"enqueued_at", &c.enqueued_at},
-        {"lease_token", &c.lease_token}, {"lease_expires_at", &c.lease_expires_at},
-        {"reclaim_after", &c.reclaim_after}, {"started_at", &c.started_at},
-        {"finished_at", &c.finished_at}, {"queue", &c.queue}, {"state", &c.state},
-        {"worker", &c.worker}, {"unique_key", &c.unique_key},
-        {"concurrency_key", &c.concurrency_key}, {"error", &c.error}, {"payload", &c.payload},
-        {"result", &c.result},
+        {"id", INT8OID, &c.id}, {"priority", INT4OID, &c.priority}, {"attempt", INT4OID, &c.attempt},
+        {"max_attempts", INT4OID, &c.max_attempts}, {"run_at", TIMESTAMPTZOID, &c.run_at},
+        {"enqueued_at", TIMESTAMPTZOID, &c.enqueued_at}, {"lease_token", INT8OID, &c.lease_token},
+        {"lease_expires_at", TIMESTAMPTZOID, &c.lease_expires_at},
+        {"reclaim_after", TIMESTAMPTZOID, &c.reclaim_after}, {"started_at", TIMESTAMPTZOID, &c.started_at},
+        {"finished_at", TIMESTAMPTZOID, &c.finished_at}, {"queue", TEXTOID, &c.queue},
+        {"state", TEXTOID, &c.state}, {"worker", TEXTOID, &c.worker}, {"unique_key", TEXTOID, &c.unique_key},
+        {"concurrency_key", TEXTOID, &c.concurrency_key}, {"error", TEXTOID, &c.error},
+        {"payload", JSONBOID, &c.payload}, {"result", JSONBOID, &c.result},
     };
-    for (auto &w : wanted) {
-        *w.pos = -1;
-        for (int i = 0; i < desc->natts; i++) {
-            Form_pg_attribute a = TupleDescAttr(desc, i);
-            if (!a->attisdropped && strcmp(NameStr(a->attname), w.name) == 0)
-                *w.pos = i;
-        }
-        if (*w.pos < 0)
-            throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton._jobs.%s is missing", w.name);
-    }
+    for (auto &w : wanted)
+        *w.pos = column(desc, "_jobs", w.name, w.type);
     return c;
 }
 
 } // namespace
+
+void check_key(Relation index, std::initializer_list<int> cols)
+{
+    int k = 0;
+    bool ok = index->rd_index->indnkeyatts == static_cast<int>(cols.size());
+    for (int col : cols)
+        ok = ok && index->rd_index->indkey.values[k++] == col + 1;
+    if (!ok)
+        throw Error(ERRCODE_INTERNAL_ERROR, "baton: index baton.%s has been altered", RelationGetRelationName(index));
+}
+
+int column(TupleDesc desc, const char *table, const char *name, Oid type)
+{
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped || strcmp(NameStr(a->attname), name) != 0)
+            continue;
+        if (a->atttypid != type)
+            throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton.%s.%s has been altered: its type is not %s",
+                        table, name, type_name(type));
+        return i;
+    }
+    throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton.%s.%s is missing", table, name);
+}
 
 // One scan key, as data; turned into a ScanKeyData (which looks up the
 // function) inside pg::call.
@@ -165,6 +197,10 @@ Jobs::Jobs(const char *function)
     for (Relation idx : index_)
         if (idx == nullptr)
             throw Error(ERRCODE_INTERNAL_ERROR, "baton: an index of baton._jobs is missing");
+    // The scans below name these columns by position.
+    check_key(index_[ready_index], {col_.queue, col_.priority, col_.run_at, col_.id});
+    check_key(index_[running_index], {col_.queue, col_.reclaim_after});
+    check_key(index_[primary_key], {col_.id, col_.queue});
     refresh_snapshot();
 }
 
@@ -291,38 +327,31 @@ void Jobs::end_find()
 
 bool Jobs::queue_lease(Datum queue, Datum *lease)
 {
-    bool found = false;
-    bool has_column = pg::call([&] {
-        Relation rel = table_open(get_relname_relid("_queues", RelationGetNamespace(rel_)), AccessShareLock);
-        Relation idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-        TupleDesc desc = RelationGetDescr(rel);
-        int lease_col = -1;
-        for (int i = 0; i < desc->natts; i++)
-            if (!TupleDescAttr(desc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(desc, i)->attname), "lease") == 0)
-                lease_col = i;
-        if (lease_col >= 0) {
-            ScanKeyData k;
-            ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ,
-                                   queue);
-            TupleTableSlot *slot = table_slot_create(rel, nullptr);
-            IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
-            index_rescan(scan, &k, 1, nullptr, 0);
-            found = index_getnext_slot(scan, ForwardScanDirection, slot);
-            if (found) {
-                bool isnull;
-                Datum d = slot_getattr(slot, lease_col + 1, &isnull);
-                *lease = datumCopy(d, false, sizeof(Interval));
-            }
-            index_endscan(scan);
-            ExecDropSingleTupleTableSlot(slot);
+    Relation rel = pg::call([this] {
+        return table_open(get_relname_relid("_queues", RelationGetNamespace(rel_)), AccessShareLock);
+    });
+    int lease_col = column(RelationGetDescr(rel), "_queues", "lease", INTERVALOID);
+    int queue_col = column(RelationGetDescr(rel), "_queues", "queue", TEXTOID);
+    Relation idx = pg::call([&] { return index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock); });
+    check_key(idx, {queue_col});
+    return pg::call([&] {
+        ScanKeyData k;
+        ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ, queue);
+        TupleTableSlot *slot = table_slot_create(rel, nullptr);
+        IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+        index_rescan(scan, &k, 1, nullptr, 0);
+        bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+        if (found) {
+            bool isnull;
+            Datum d = slot_getattr(slot, lease_col + 1, &isnull);
+            *lease = datumCopy(d, false, sizeof(Interval));
         }
+        index_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
         index_close(idx, AccessShareLock);
         table_close(rel, AccessShareLock);
-        return lease_col >= 0;
+        return found;
     });
-    if (!has_column)
-        throw Error(ERRCODE_INTERNAL_ERROR, "baton: column baton._queues.lease is missing");
-    return found;
 }
 
 bool Jobs::Scan::next()
@@ -371,12 +400,13 @@ Values Jobs::values_of(Row old)
     return Values(values, nulls);
 }
 
-// Without row triggers (the normal case) the version is replaced by one
-// heap_update, which refuses (or waits for) a version another transaction
-// holds and reports a newer one: the same checks as a row lock, without
-// writing the lock first. With row triggers the version is locked by
-// table_tuple_lock (exactly that version, no newer one) and then replaced by
-// ExecSimpleRelationUpdate, which runs the triggers.
+// The version is locked first when the caller must not wait (claim):
+// table_tuple_lock with LockWaitSkip is how PostgreSQL skips a row another
+// transaction holds (heap_update has no such mode), and it locks exactly
+// that version, never a newer one. A caller that waits (complete) lets
+// heap_update wait for the holder and report a newer version itself.
+// Without row triggers the version is then replaced by one heap_update;
+// with them, by ExecSimpleRelationUpdate, which runs them (after locking).
 TM_Result Jobs::update(Row seen, const Values &values, LockWaitPolicy wait)
 {
     int n = natts();
@@ -387,32 +417,27 @@ TM_Result Jobs::update(Row seen, const Values &values, LockWaitPolicy wait)
         memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
         memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
         ExecStoreVirtualTuple(new_);
-        TM_Result r;
+        TM_Result r = TM_Ok;
         TM_FailureData tmfd;
-        if (plain_update_) {
+        if (wait != LockWaitBlock || !plain_update_)
+            r = table_tuple_lock(rel_, &tid, estate_->es_snapshot, locked_, GetCurrentCommandId(true),
+                                 LockTupleNoKeyExclusive, wait, 0, &tmfd);
+        if (r == TM_Ok && plain_update_) {
             LockTupleMode lockmode;
             bool update_indexes;
             if (rel_->rd_att->constr)
                 ExecConstraints(rri_, new_, estate_);
             r = table_tuple_update(rel_, &tid, new_, GetCurrentCommandId(true), estate_->es_snapshot, InvalidSnapshot,
-                                   wait == LockWaitBlock, &tmfd, &lockmode, &update_indexes);
-            if (r == TM_BeingModified) {
-                // Not waiting: a row lock is held, by another transaction or
-                // by this one (taken earlier, e.g. by a replace), which only
-                // the lock itself tells apart. Once it is ours, update.
-                r = table_tuple_lock(rel_, &tid, estate_->es_snapshot, locked_, GetCurrentCommandId(true),
-                                     LockTupleNoKeyExclusive, LockWaitSkip, 0, &tmfd);
-                if (r == TM_Ok)
-                    r = table_tuple_update(rel_, &tid, new_, GetCurrentCommandId(true), estate_->es_snapshot,
-                                           InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
-            }
+                                   true, &tmfd, &lockmode, &update_indexes);
             if (r == TM_Ok && update_indexes && rri_->ri_NumIndices > 0)
                 list_free(ExecInsertIndexTuples(rri_, new_, estate_, true, false, nullptr, NIL));
-        } else {
-            r = table_tuple_lock(rel_, &tid, estate_->es_snapshot, locked_, GetCurrentCommandId(true),
-                                 LockTupleNoKeyExclusive, wait, 0, &tmfd);
-            if (r == TM_Ok)
-                ExecSimpleRelationUpdate(rri_, estate_, epq_, locked_, new_);
+        } else if (r == TM_Ok) {
+            // The update stores the new version's place in new_; a BEFORE
+            // trigger that returned NULL leaves it unset.
+            ItemPointerSetInvalid(&new_->tts_tid);
+            ExecSimpleRelationUpdate(rri_, estate_, epq_, locked_, new_);
+            if (!ItemPointerIsValid(&new_->tts_tid))
+                r = TM_Invisible;
         }
         MemoryContextSwitchTo(was);
         return r;

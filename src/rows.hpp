@@ -1,10 +1,11 @@
 // Direct access to baton._jobs for the hot paths (claim, complete): index
 // scans, row locks and updates through PostgreSQL's table, index and
 // executor APIs, without parsing, planning or starting an executor per
-// statement. Updates go through ExecSimpleRelationUpdate, the routine
-// logical replication applies rows with: constraints, index entries and row
-// triggers (BEFORE, AFTER, UPDATE OF) are handled as an UPDATE statement
-// would; statement-level triggers do not fire.
+// statement. Updates are one heap_update plus index entries and
+// constraints, as an UPDATE would do; with row triggers on the table they go
+// through ExecSimpleRelationUpdate (the routine logical replication applies
+// rows with), which runs BEFORE, AFTER and UPDATE OF triggers. Statement-level
+// triggers do not fire.
 //
 // Every Postgres call is made through pg::call. Nothing here is released by
 // a destructor: close() ends a call that succeeded, and after an error the
@@ -12,6 +13,8 @@
 #pragma once
 
 #include "pg_boundary.hpp"
+
+#include <initializer_list>
 
 extern "C" {
 #include "access/genam.h"
@@ -70,6 +73,13 @@ private:
     Datum *values_;
     bool *nulls_;
 };
+
+// The position of column `name` of baton.`table`, which must have `type`
+// (an internal error otherwise: a superuser altered baton's tables).
+int column(TupleDesc desc, const char *table, const char *name, Oid type);
+
+// The key columns of `index` must be the columns at these positions.
+void check_key(Relation index, std::initializer_list<int> cols);
 
 // A text Datum of a C string, palloc'd.
 Datum text_datum(const char *s);
@@ -134,8 +144,10 @@ public:
     // `values`, but only if it is still the newest version: TM_Ok when it
     // was replaced; TM_Updated, TM_Deleted or TM_SelfModified when a newer
     // version exists; TM_WouldBlock when another transaction holds it and
-    // `wait` is LockWaitSkip. It waits for such a holder with LockWaitBlock.
-    // Nothing is written unless TM_Ok.
+    // `wait` is LockWaitSkip (the version is then left locked by this
+    // transaction only if TM_Ok). It waits for such a holder with
+    // LockWaitBlock. TM_Invisible when a BEFORE UPDATE row trigger skipped
+    // the update. Nothing is written unless TM_Ok.
     TM_Result update(Row seen, const Values &values, LockWaitPolicy wait);
 
     // Frees what values_of() and update() allocated for the last row.
