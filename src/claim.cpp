@@ -131,11 +131,14 @@ public:
                 throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                             "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
             int64 n = 0;
-            if (semaphore::try_guard(key.data(), static_cast<int>(key.size()))) {
-                Datum key_text = pg::call([&] {
-                    return PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size())));
-                });
+            int len = static_cast<int>(key.size());
+            if (semaphore::try_guard(key.data(), len)) {
+                Datum key_text = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(key.data(), len)); });
                 n = semaphore::free_slots(key_text, now);
+                // A full key decides nothing: held to commit, the guards of
+                // every busy key passed would fill the lock table.
+                if (n == 0)
+                    semaphore::release_guard(key.data(), len);
             }
             it = free_.emplace(key, n).first;
         }

@@ -34,6 +34,11 @@ void guard(const char *key, int len)
     keylock::acquire(keylock::tag(keylock::Space::semaphore, key, len));
 }
 
+void release_guard(const char *key, int len)
+{
+    keylock::release(keylock::tag(keylock::Space::semaphore, key, len));
+}
+
 int64 free_slots(Datum key_text, TimestampTz now)
 {
     spi::exec(slots_in_use, spi::Args().add(key_text).add(TimestampTzGetDatum(now)));

@@ -11,6 +11,9 @@ namespace baton::semaphore {
 // try_guard never waits (claim); guard waits as lock_timeout allows.
 bool try_guard(const char *key, int len);
 void guard(const char *key, int len);
+// Lets go of a guard before the transaction ends: only when this
+// transaction decided nothing for the key (claim found it full).
+void release_guard(const char *key, int len);
 
 // Free slots of the key now (never negative). SPI must be connected and the
 // key guarded, so that the count's snapshot postdates every earlier decision.
