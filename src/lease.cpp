@@ -1,6 +1,7 @@
-// heartbeat and renew: only the owner of an unexpired lease extends it.
-// Both move lease_expires_at only (reclaim_after is lowered, never raised,
-// and normally stays as it is), so the update changes no indexed column.
+// heartbeat and renew: only the owner of an unexpired lease extends it,
+// checked with the clock read once its row is locked. Both move
+// lease_expires_at, and reclaim_after only now and then (see EXTEND), so
+// most of their updates change no indexed column.
 #include "args.hpp"
 #include "jobs.hpp"
 #include "spi.hpp"
@@ -15,17 +16,34 @@ using namespace baton;
 
 namespace {
 
-// Rows locked in ascending id order, like every multi-row lock in baton.
+// The new expiry is $now + lease. reclaim_after (the indexed column claim
+// finds expired leases by) is lowered when the lease shrinks, and raised to
+// the new expiry once less than half a lease is left before it: a job
+// heartbeated in time never falls into the range claim reads, and most
+// heartbeats change no indexed column (they stay HOT).
+#define EXTEND(now, lease)                                                             \
+    "   SET lease_expires_at = " now " + " lease ","                                   \
+    "       reclaim_after = CASE WHEN j.reclaim_after < " now " + " lease " / 2"        \
+    "                            THEN " now " + " lease                                \
+    "                            ELSE least(j.reclaim_after, " now " + " lease ") END"
+
+// Rows locked in ascending id order, like every multi-row lock in baton. The
+// lease is checked again, with the clock read after the locks are held:
+// a heartbeat that waited for a row must not revive a lease that expired
+// meanwhile (its slot may have gone to someone else).
+spi::Statement lock_worker{
+    "SELECT id FROM baton._jobs"
+    " WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
+    " ORDER BY id FOR NO KEY UPDATE",
+    2, {TEXTOID, TIMESTAMPTZOID}, nullptr};
+
 spi::Statement extend_worker{
-    "UPDATE baton._jobs j"
-    "   SET lease_expires_at = $2 + coalesce($3, q.lease),"
-    "       reclaim_after = least(j.reclaim_after, $2 + coalesce($3, q.lease))"
-    "  FROM (SELECT id, queue FROM baton._jobs"
-    "         WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
-    "         ORDER BY id FOR NO KEY UPDATE) s, baton._queues q"
-    " WHERE j.id = s.id AND j.queue = s.queue AND q.queue = j.queue"
+    "UPDATE baton._jobs j" EXTEND("$2", "coalesce($3, q.lease)")
+    "  FROM baton._queues q"
+    " WHERE j.id = ANY ($4) AND j.worker = $1 AND j.state = 'running'"
+    "   AND j.lease_expires_at > $2 AND q.queue = j.queue"
     " RETURNING j.id, j.lease_token, j.lease_expires_at",
-    3, {TEXTOID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
+    4, {TEXTOID, TIMESTAMPTZOID, INTERVALOID, INT8ARRAYOID}, nullptr};
 
 // Lock first, by token only: a renew racing a takeover waits for it and
 // then finds the token gone. The expiry is checked once the lock is held.
@@ -37,13 +55,24 @@ spi::Statement lock_owned{
     3, {INT8OID, INT8OID, INTERVALOID}, nullptr};
 
 spi::Statement extend_one{
-    "UPDATE baton._jobs SET lease_expires_at = $3 + $4,"
-    "       reclaim_after = least(reclaim_after, $3 + $4)"
+    "UPDATE baton._jobs j" EXTEND("$3", "$4")
     " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
     " RETURNING lease_expires_at",
     4, {INT8OID, INT8OID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
 
 } // namespace
+
+// Locks the worker's unexpired jobs; their ids as an int8[], or 0 if none.
+static Datum locked_jobs(Datum worker)
+{
+    uint64 n = spi::exec(lock_worker, spi::Args().add(worker).add(TimestampTzGetDatum(jobs::clock())));
+    if (n == 0)
+        return 0;
+    std::vector<Datum> ids(n);
+    for (uint64 r = 0; r < n; r++)
+        ids[r] = spi::value(r, 0);
+    return spi::array(INT8OID, ids, std::vector<bool>(n, false));
+}
 
 BATON_FUNCTION(baton_heartbeat)
 {
@@ -55,10 +84,14 @@ BATON_FUNCTION(baton_heartbeat)
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
     spi::connect();
-    uint64 rows = spi::exec(extend_worker, spi::Args()
-                                               .add(worker)
-                                               .add(TimestampTzGetDatum(jobs::clock()))
-                                               .add_maybe(!has_lease, lease));
+    Datum locked_ids = locked_jobs(worker);
+    uint64 rows = 0;
+    if (locked_ids != 0)
+        rows = spi::exec(extend_worker, spi::Args()
+                                            .add(worker)
+                                            .add(TimestampTzGetDatum(jobs::clock()))
+                                            .add_maybe(!has_lease, lease)
+                                            .add(locked_ids));
     for (uint64 r = 0; r < rows; r++) {
         Datum values[3] = {spi::value(r, 0), spi::value(r, 1), spi::value(r, 2)};
         bool nulls[3] = {false, false, false};
