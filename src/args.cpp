@@ -88,13 +88,24 @@ int32 int4_or(FunctionCallInfo fcinfo, int i, const char *name, int32 dflt, int3
     return v;
 }
 
-// Sign of an interval the way interval comparison sees it (a month is 30 days).
-static int interval_sign(const Interval *iv)
+__int128 shortest_span_us(const Interval *iv)
 {
-    __int128 span = static_cast<__int128>(iv->time) +
-                    static_cast<__int128>(iv->day) * USECS_PER_DAY +
-                    static_cast<__int128>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-    return (span > 0) - (span < 0);
+    __int128 month_days = iv->month > 0 ? 28 : 31;
+    __int128 day_us = (iv->day > 0 ? 23 : 25) * USECS_PER_HOUR;
+    return static_cast<__int128>(iv->time) + static_cast<__int128>(iv->day) * day_us +
+           static_cast<__int128>(iv->month) * month_days * USECS_PER_DAY;
+}
+
+void check_interval(const Interval *iv, const char *name, Sign sign)
+{
+    __int128 span = shortest_span_us(iv);
+    if (sign == Sign::positive && span <= 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: %s must be greater than zero on every date (a month may have 28 days, a day 23 hours)",
+                    name);
+    if (sign == Sign::non_negative && span < 0)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: %s must not be negative on any date (a month may have 31 days, a day 25 hours)", name);
 }
 
 bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign sign, Datum *out)
@@ -102,11 +113,7 @@ bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign si
     if (PG_ARGISNULL(i))
         return false;
     Interval *iv = PG_GETARG_INTERVAL_P(i);
-    int s = interval_sign(iv);
-    if (sign == Sign::positive && s <= 0)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be greater than zero", name);
-    if (sign == Sign::non_negative && s < 0)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must not be negative", name);
+    check_interval(iv, name, sign);
     *out = PointerGetDatum(iv);
     return true;
 }
@@ -118,6 +125,10 @@ bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemty
     ArrayType *arr = pg::call([&] { return PG_GETARG_ARRAYTYPE_P(i); });
     if (ARR_NDIM(arr) > 1)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be a one-dimensional array", name);
+    int items = pg::call([arr] { return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)); });
+    if (items > max_array_elements)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must have at most %d elements, got %d", name,
+                    max_array_elements, items);
     Datum *elems;
     bool *nulls;
     int count;
@@ -157,3 +168,18 @@ char *cstring(Datum t)
 }
 
 } // namespace baton::args
+
+using namespace baton;
+
+// The SQL-language functions (create_queue, purge) check their intervals
+// with the same rule: baton._check_interval(name, value, positive).
+BATON_FUNCTION(baton_check_interval)
+{
+    if (args::is_null(fcinfo, 1))
+        PG_RETURN_VOID();
+    char *name = args::is_null(fcinfo, 0) ? nullptr : args::cstring(PG_GETARG_DATUM(0));
+    bool positive = !args::is_null(fcinfo, 2) && PG_GETARG_BOOL(2);
+    args::check_interval(PG_GETARG_INTERVAL_P(1), name ? name : "interval",
+                         positive ? args::Sign::positive : args::Sign::non_negative);
+    PG_RETURN_VOID();
+}

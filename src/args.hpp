@@ -32,8 +32,20 @@ int32 int4_or(FunctionCallInfo fcinfo, int i, const char *name, int32 dflt, int3
 
 enum class Sign { positive, non_negative };
 
+// An interval's sign must not depend on the date it is added to: the
+// shortest span it can stand for counts a positive month as 28 days and a
+// negative one as 31, a positive day as 23 hours and a negative one as 25
+// (a daylight-saving change). '-1 year 361 days' is negative, '1 month
+// -30 days' may be either (refused), '1 day -1 hour' is positive.
+__int128 shortest_span_us(const Interval *iv);
+void check_interval(const Interval *iv, const char *name, Sign sign);
+
 // An interval argument whose NULL means "the default": returns false then.
 bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign sign, Datum *out);
+
+// Every array argument holds at most this many elements (22023 beyond),
+// checked before anything is read or allocated per element.
+constexpr int max_array_elements = 10000;
 
 // The elements of a one-dimensional array argument of `elemtype` (int8 or
 // text); false when the argument is NULL. NULL elements are 22004.

@@ -148,7 +148,6 @@ extern "C" {
 
 namespace {
 
-constexpr int max_batch = 10000;
 constexpr int max_key_bytes = 512;
 
 // The rows go in in array order (one function scan, no join, no sort): the
@@ -268,7 +267,7 @@ Datum parse_key(int ord, const std::string &field, const JsonbValue &v, std::str
 
 std::vector<BatchRow> parse_batch(Datum jobs_json, TimestampTz now, Datum empty_payload)
 {
-    std::vector<json::Object> objects = json::objects(jobs_json, "jobs", max_batch);
+    std::vector<json::Object> objects = json::objects(jobs_json, "jobs", args::max_array_elements);
     std::vector<BatchRow> rows;
     rows.reserve(objects.size());
     int ord = 0;

@@ -8,6 +8,7 @@ extern "C" {
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 }
 
@@ -49,10 +50,34 @@ int32 require_queue(Datum queue_text)
     return DatumGetInt32(spi::value(0, 0));
 }
 
+// baton.notify: off leaves a transaction's enqueues unannounced, so that it
+// can PREPARE TRANSACTION (PostgreSQL refuses to prepare one that notified).
+static bool notify_enabled = true;
+
+void define_settings()
+{
+    DefineCustomBoolVariable("baton.notify", "Sends NOTIFY baton when a commit makes a job due now.",
+                             "Turn it off in a transaction that will be prepared (two-phase commit): workers "
+                             "then find its jobs by polling.",
+                             &notify_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("baton");
+}
+
 void notify_due(Datum queue_text)
 {
+    if (!notify_enabled)
+        return;
     char *queue = args::cstring(queue_text);
     pg::call([queue] { Async_Notify("baton", queue); });
 }
 
 } // namespace baton::jobs
+
+using namespace baton;
+
+// retry (SQL) announces a job due now through the same switch.
+BATON_FUNCTION(baton_notify_due)
+{
+    jobs::notify_due(args::queue(fcinfo, 0));
+    PG_RETURN_VOID();
+}

@@ -28,7 +28,11 @@ private:
 inline Sequence tokens() { return Sequence("_token_seq"); }
 inline Sequence job_ids() { return Sequence("_job_id_seq"); }
 
-// NOTIFY baton, '<queue>' at commit (Postgres folds duplicates into one).
+// Defines baton's settings (baton.notify); called once, by _PG_init.
+void define_settings();
+
+// NOTIFY baton, '<queue>' at commit (Postgres folds duplicates into one),
+// unless baton.notify is off.
 void notify_due(Datum queue_text);
 
 // ERROR 42704: the queue does not exist.

@@ -166,7 +166,7 @@ bool timeout_arg(FunctionCallInfo fcinfo, int i, Datum *out)
 }
 
 spi::Statement holder_pid{
-    "SELECT pid FROM pg_catalog.pg_locks"
+    "SELECT coalesce(pid, 0) FROM pg_catalog.pg_locks"  // 0: a prepared transaction
     " WHERE locktype = 'advisory' AND database = $1 AND classid = $2 AND objid = $3"
     "   AND objsubid = $4 AND granted LIMIT 1",
     4, {OIDOID, OIDOID, OIDOID, INT2OID}, nullptr};

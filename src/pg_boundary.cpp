@@ -6,10 +6,20 @@
 #include <cstring>
 #include <new>
 
+#include "jobs.hpp"
+
 extern "C" {
 #include "mb/pg_wchar.h"
 #include "utils/elog.h"
 PG_MODULE_MAGIC;
+
+// Called by Postgres when the library is loaded. It raises through
+// Postgres's own error handling: no C++ object lives in this frame.
+PGDLLEXPORT void _PG_init(void);
+void _PG_init(void)
+{
+    baton::jobs::define_settings();
+}
 }
 
 namespace baton {

@@ -146,7 +146,7 @@ SELECT lives_ok($$SELECT baton.lock_keys('[0:1]={tap-k2,tap-k3}'::text[])$$,
                 'lock_keys accepts an array whose lower bound is not 1');
 SELECT lives_ok($$SELECT baton.lock_key('tap-k4', '0')$$,
                 'lock_key accepts a timeout of 0 (a free key is taken at once)');
-SELECT lives_ok($$SELECT baton.lock_key('tap-k4', '1 month -30 days')$$,
+SELECT lives_ok($$SELECT baton.lock_key('tap-k4', '1 hour -3600 seconds')$$,
                 'lock_key accepts a timeout that equals zero, for a key it holds already');
 SELECT lives_ok($$SELECT baton.lock_key('tap-k5', NULL)$$, 'lock_key accepts a NULL timeout (the default)');
 SELECT lives_ok($$SELECT baton.lock_keys(ARRAY['tap-k5'], NULL)$$, 'lock_keys accepts a NULL timeout');
