@@ -1,6 +1,7 @@
 -- baton 0.1.0 -> 0.2.0. CREATE EXTENSION baton runs 0.1.0's script and then
 -- this one; ALTER EXTENSION baton UPDATE runs this one on a live install.
--- It changes no table: jobs, leases, holders and tokens stay as they are.
+-- Jobs, leases, holders and tokens stay as they are; baton._jobs gains a
+-- column and its ready index is rebuilt (briefly locking the table).
 \echo Use "ALTER EXTENSION baton UPDATE TO '0.2.0'" to load this file. \quit
 
 -- holders hides expired holders: a cheap function in a caller's WHERE
@@ -47,4 +48,106 @@ BEGIN
     END IF;
     PERFORM baton._notify_due(q);
     RETURN true;
+END $$;
+
+-------------------------------------------------------------------------------
+-- Parked jobs. A ready job whose concurrency key is full when a claim meets
+-- it is parked: blocked_until is set to the moment a slot may free by itself
+-- (a lease or ttl ending; 'infinity' for a key with 0 slots), and the job
+-- leaves _jobs_ready, so that claims do not walk it again and again. It is
+-- due again at blocked_until, or at once when a slot of its key is freed
+-- (complete, fail, cancel, release, set_limit: baton._wake_parked).
+-------------------------------------------------------------------------------
+
+ALTER TABLE baton._jobs ADD COLUMN blocked_until timestamptz;
+
+DROP INDEX baton._jobs_ready;
+CREATE INDEX _jobs_ready ON baton._jobs (queue, priority DESC, run_at, id)
+    WHERE state = 'ready' AND blocked_until IS NULL;
+-- claim: parked jobs whose blocked_until has passed.
+CREATE INDEX _jobs_blocked ON baton._jobs (queue, blocked_until)
+    WHERE state = 'ready' AND blocked_until IS NOT NULL;
+-- a freed slot wakes the best parked job of its key.
+CREATE INDEX _jobs_blocked_key ON baton._jobs (concurrency_key, priority DESC, run_at, id)
+    WHERE state = 'ready' AND blocked_until IS NOT NULL;
+
+CREATE FUNCTION baton._wake_parked(key text, n bigint)
+RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_wake_parked';
+REVOKE ALL ON FUNCTION baton._wake_parked(text, bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION baton.cancel(id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    was text;
+    k text;
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'baton: id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT j.state, j.concurrency_key INTO was, k FROM baton._jobs j
+     WHERE j.id = cancel.id AND j.state IN ('ready', 'running')
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE baton._jobs j
+       SET state = 'cancelled', finished_at = clock_timestamp(), blocked_until = NULL
+     WHERE j.id = cancel.id;
+    IF was = 'running' AND k IS NOT NULL THEN
+        PERFORM baton._wake_parked(k, 1);  -- its slot is free
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION baton.set_limit(key text, slots int)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'baton: key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF slots IS NULL THEN
+        RAISE EXCEPTION 'baton: slots must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(key) NOT BETWEEN 1 AND 512 THEN
+        RAISE EXCEPTION 'baton: key must be 1 to 512 bytes long, got %', octet_length(key)
+            USING ERRCODE = '22023';
+    END IF;
+    IF slots < 0 THEN
+        RAISE EXCEPTION 'baton: slots must not be negative, got %', slots USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO baton._limits AS l (key, slots) VALUES (set_limit.key, set_limit.slots)
+    ON CONFLICT ON CONSTRAINT _limits_pkey DO UPDATE SET slots = EXCLUDED.slots;
+    -- More slots may be free now: claims decide, parked jobs get a look.
+    PERFORM baton._wake_parked(set_limit.key, set_limit.slots);
+END $$;
+
+CREATE OR REPLACE FUNCTION baton.drop_queue(queue text, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    force := coalesce(force, false);
+    -- Wait for this queue's in-flight enqueuers and keep new ones out (they
+    -- hold the queue's guard shared until they commit), so that no job can
+    -- be added to the queue after it is gone. Other queues are not touched.
+    PERFORM baton._queue_guard(queue);
+    IF NOT force AND EXISTS (SELECT 1 FROM baton._jobs j
+                              WHERE j.queue = drop_queue.queue
+                                AND j.state IN ('ready', 'running')) THEN
+        RAISE EXCEPTION 'baton: queue "%" still holds ready or running jobs', queue
+            USING ERRCODE = '55006',
+                  HINT = 'Wait for them to finish, or call baton.drop_queue(queue, force => true).';
+    END IF;
+    -- The slots its running jobs held are free for other queues' jobs.
+    PERFORM baton._wake_parked(r.k, r.n)
+       FROM (SELECT j.concurrency_key AS k, count(*) AS n FROM baton._jobs j
+              WHERE j.queue = drop_queue.queue AND j.state = 'running'
+                AND j.concurrency_key IS NOT NULL
+              GROUP BY j.concurrency_key) r;
+    DELETE FROM baton._jobs j WHERE j.queue = drop_queue.queue;
+    DELETE FROM baton._queues q WHERE q.queue = drop_queue.queue;
 END $$;

@@ -8,6 +8,10 @@
 // snapshot therefore sees every earlier claimer's commit. A candidate seen
 // in an older snapshot is only taken if it is still the version seen (see
 // claim_into), so a job claimed meanwhile is never counted twice.
+//
+// A ready job whose key is full is parked (blocked_until): it leaves the
+// ready index, so later claims do not walk it, until a slot of its key
+// frees (semaphore::wake) or the moment one may free by itself passes.
 #include "args.hpp"
 #include "jobs.hpp"
 #include "rows.hpp"
@@ -40,6 +44,7 @@ struct Candidate {
     TimestampTz run_at;
     int32 attempt;
     int32 max_attempts;
+    bool running;  // an expired lease; else a ready job (parked or not)
     bool has_key;
     std::string key;
 };
@@ -54,10 +59,10 @@ bool claim_order(const Candidate &a, const Candidate &b)
     return a.id < b.id;
 }
 
-Candidate candidate(rows::Row r, const rows::Columns &c)
+Candidate candidate(rows::Row r, const rows::Columns &c, bool running)
 {
     Candidate out{r.slot->tts_tid, r.int8(c.id), r.int4(c.priority), r.timestamp(c.run_at),
-                  r.int4(c.attempt), r.int4(c.max_attempts), !r.is_null(c.concurrency_key), {}};
+                  r.int4(c.attempt), r.int4(c.max_attempts), running, !r.is_null(c.concurrency_key), {}};
     if (out.has_key) {
         text *t = pg::call([&] { return DatumGetTextPP(r.datum(c.concurrency_key)); });
         out.key.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
@@ -65,30 +70,50 @@ Candidate candidate(rows::Row r, const rows::Columns &c)
     return out;
 }
 
-// Running jobs whose lease has passed, in claim order: due again.
-std::vector<Candidate> expired_leases(rows::Jobs &jobs, Datum queue, TimestampTz now)
+void check_interrupts_every(uint64 seen)
+{
+    if (seen % 1024 == 0)
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+}
+
+// Jobs due again, sorted in claim order: running jobs whose lease has
+// passed, and ready jobs parked until a moment that has come.
+std::vector<Candidate> due_again(rows::Jobs &jobs, Datum queue, TimestampTz now)
 {
     const rows::Columns &c = jobs.col();
     std::vector<Candidate> out;
     rows::Jobs::Scan scan = jobs.expiring(queue, now);
     for (uint64 seen = 1; scan.next(); seen++) {
-        if (seen % 1024 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(seen);
         rows::Row r = scan.row();
         if (r.text_is(c.state, "running") && !r.is_null(c.lease_expires_at) &&
             r.timestamp(c.lease_expires_at) <= now)
-            out.push_back(candidate(r, c));
+            out.push_back(candidate(r, c, true));
     }
     scan.end();
+    if (jobs.parks()) {
+        scan = jobs.blocked(queue, now);
+        for (uint64 seen = 1; scan.next(); seen++) {
+            check_interrupts_every(seen);
+            rows::Row r = scan.row();
+            if (r.text_is(c.state, "ready") && !r.is_null(c.blocked_until) &&
+                r.timestamp(c.blocked_until) <= now && r.timestamp(c.run_at) <= now)
+                out.push_back(candidate(r, c, false));
+        }
+        scan.end();
+    }
     std::sort(out.begin(), out.end(), claim_order);
     return out;
 }
 
-// Ready jobs of a queue due now, read one at a time in claim order.
+// Ready jobs of a queue due now, read one at a time in claim order, one
+// priority at a time: jobs of a priority not due yet end that priority's
+// scan instead of being walked.
 class ReadyJobs {
 public:
-    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), scan_(jobs.ready(queue, now)), now_(now)
+    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), queue_(queue), now_(now)
     {
+        open_ = open_priority(false, 0);
         advance();
     }
     const Candidate *head() const { return has_ ? &head_ : nullptr; }
@@ -96,79 +121,244 @@ public:
     void advance()
     {
         const rows::Columns &c = jobs_.col();
-        for (uint64 seen = 1; (has_ = scan_.next()); seen++) {
-            if (seen % 1024 == 0)
-                pg::call([] { CHECK_FOR_INTERRUPTS(); });
-            rows::Row r = scan_.row();
+        for (uint64 seen = 1; open_; seen++) {
+            check_interrupts_every(seen);
+            if (!scan_.next()) {
+                scan_.end();
+                open_ = open_priority(true, priority_);
+                continue;
+            }
             // The index holds every version that was ready once; the one
-            // this snapshot sees must still be.
-            if (r.text_is(c.state, "ready") && r.timestamp(c.run_at) <= now_) {
-                head_ = candidate(r, c);
+            // this snapshot sees must still be, and not parked.
+            rows::Row r = scan_.row();
+            if (r.text_is(c.state, "ready") && r.timestamp(c.run_at) <= now_ &&
+                (!jobs_.parks() || r.is_null(c.blocked_until))) {
+                head_ = candidate(r, c, false);
+                has_ = true;
                 return;
             }
         }
+        has_ = false;
     }
-    void end() { scan_.end(); }
+    void end()
+    {
+        if (open_)
+            scan_.end();
+        open_ = false;
+    }
+
+private:
+    bool open_priority(bool below, int32 than)
+    {
+        if (!jobs_.next_priority(queue_, below, than, &priority_))
+            return false;
+        scan_ = jobs_.ready(queue_, priority_, now_);
+        return true;
+    }
+
+    rows::Jobs &jobs_;
+    Datum queue_;
+    TimestampTz now_;
+    rows::Jobs::Scan scan_;
+    int32 priority_ = 0;
+    bool open_ = false;
+    bool has_ = false;
+    Candidate head_;
+};
+
+// Every candidate of one claim call, in claim order: the ready jobs (read
+// lazily) merged with the jobs due again (read at once).
+class Candidates {
+public:
+    Candidates(rows::Jobs &jobs, Datum queue, TimestampTz now)
+        : jobs_(jobs), again_(due_again(jobs, queue, now)), ready_(jobs, queue, now)
+    {
+    }
+    // The next candidate and the version its scan saw; false at the end.
+    bool next(Candidate *out, rows::Row *seen)
+    {
+        if (last_from_ready_)
+            ready_.advance();
+        for (;;) {
+            const Candidate *head = ready_.head();
+            last_from_ready_ =
+                head && (next_again_ == again_.size() || claim_order(*head, again_[next_again_]));
+            if (last_from_ready_) {
+                *out = *head;
+                *seen = ready_.row();
+                return true;
+            }
+            if (next_again_ == again_.size())
+                return false;
+            *out = again_[next_again_++];
+            if (jobs_.fetch(out->tid)) {  // still visible in this snapshot
+                *seen = jobs_.fetched();
+                return true;
+            }
+        }
+    }
+    void end() { ready_.end(); }
 
 private:
     rows::Jobs &jobs_;
-    rows::Jobs::Scan scan_;
-    TimestampTz now_;
-    bool has_ = false;
-    Candidate head_;
+    std::vector<Candidate> again_;
+    size_t next_again_ = 0;
+    ReadyJobs ready_;
+    bool last_from_ready_ = false;
 };
 
 // Slot bookkeeping for the concurrency keys met during one claim call.
 class Slots {
 public:
-    // Takes a slot of `key` if one is free; false when the key is full, or
-    // another transaction is deciding for it (then it counts as full).
-    bool take(const std::string &key, TimestampTz now)
+    enum Answer { taken, full, busy };
+
+    // Takes a slot of `key` if one is free. full: none is (*until: when one
+    // may free by itself); busy: another transaction is deciding for the
+    // key, so this call cannot know.
+    Answer take(const std::string &key, TimestampTz now, TimestampTz *until)
     {
-        auto it = free_.find(key);
-        if (it == free_.end()) {
-            if (IsolationUsesXactSnapshot())
-                throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                            "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
-            int64 n = 0;
-            int len = static_cast<int>(key.size());
-            if (semaphore::try_guard(key.data(), len)) {
-                Datum key_text = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(key.data(), len)); });
-                n = semaphore::free_slots(key_text, now);
-                // A full key decides nothing: held to commit, the guards of
-                // every busy key passed would fill the lock table.
-                if (n == 0)
-                    semaphore::release_guard(key.data(), len);
-            }
-            it = free_.emplace(key, n).first;
-        }
-        if (it->second == 0)
-            return false;
-        it->second--;
-        return true;
+        auto it = keys_.find(key);
+        if (it == keys_.end())
+            it = keys_.emplace(key, count(key, now)).first;
+        Key &k = it->second;
+        *until = k.until;
+        if (k.busy)
+            return busy;
+        if (k.free == 0)
+            return full;
+        k.free--;
+        return taken;
     }
 
     // A slot taken but not used (the job could not be locked).
-    void give_back(const std::string &key) { free_[key]++; }
+    void give_back(const std::string &key) { keys_[key].free++; }
 
 private:
-    std::map<std::string, int64> free_;
+    struct Key {
+        int64 free = 0;
+        TimestampTz until = 0;
+        bool busy = false;
+    };
+
+    static Key count(const std::string &key, TimestampTz now)
+    {
+        if (IsolationUsesXactSnapshot())
+            throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
+        int len = static_cast<int>(key.size());
+        if (!semaphore::try_guard(key.data(), len))
+            return {0, 0, true};
+        Datum key_text = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(key.data(), len)); });
+        semaphore::Slots s = semaphore::free_slots(key_text, now);
+        // A full key decides nothing: held to commit, the guards of every
+        // busy key passed would fill the lock table.
+        if (s.free == 0)
+            semaphore::release_guard(key.data(), len);
+        return {s.free, s.until, false};
+    }
+
+    std::map<std::string, Key> keys_;
 };
+
+// What one claim call needs besides the candidates.
+struct Claim {
+    rows::Jobs &jobs;
+    ReturnSetInfo *rsinfo;
+    Datum worker;
+    Datum expires;
+    TimestampTz now;
+    Datum last_attempt;  // the error of a job buried at its last attempt
+    jobs::Sequence tokens;
+    Slots slots;
+};
+
+// Returns the claimed job to the caller (baton.claimed_job).
+void emit(Claim &cl, const rows::Values &v)
+{
+    const rows::Columns &c = cl.jobs.col();
+    const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
+                                           c.lease_expires_at, c.priority, c.unique_key,
+                                           c.concurrency_key, c.enqueued_at};
+    Datum values[claimed_job_columns];
+    bool nulls[claimed_job_columns];
+    for (int k = 0; k < claimed_job_columns; k++) {
+        values[k] = v.value(cols[k]);
+        nulls[k] = v.is_null(cols[k]);
+    }
+    pg::call([&] { tuplestore_putvalues(cl.rsinfo->setResult, cl.rsinfo->setDesc, values, nulls); });
+}
+
+// The new version of a candidate: claimed, buried at its last attempt, or
+// (a ready job whose key is full) parked until `until`.
+enum class Outcome { claimed, buried, parked, passed };
+
+void set_outcome(Claim &cl, rows::Values &v, const Candidate &cand, Outcome o, TimestampTz until)
+{
+    const rows::Columns &c = cl.jobs.col();
+    if (o == Outcome::parked) {
+        v.set(c.blocked_until, TimestampTzGetDatum(until));
+        return;
+    }
+    if (cl.jobs.parks())
+        v.set_null(c.blocked_until);
+    if (o == Outcome::buried) {
+        v.set(c.state, cl.jobs.dead()).set(c.finished_at, TimestampTzGetDatum(cl.now));
+        if (v.is_null(c.error))
+            v.set(c.error, cl.last_attempt);
+        return;
+    }
+    v.set(c.state, cl.jobs.running())
+        .set(c.attempt, Int32GetDatum(cand.attempt + 1))
+        .set(c.lease_token, Int64GetDatum(cl.tokens.next()))
+        .set(c.lease_expires_at, cl.expires)
+        .set(c.reclaim_after, cl.expires)
+        .set(c.worker, cl.worker)
+        .set(c.started_at, TimestampTzGetDatum(cl.now));
+}
+
+// Decides for one candidate and writes its new version, locking exactly the
+// version seen without waiting: a job another transaction holds or changed
+// is passed over. Returns true when it was claimed.
+bool try_candidate(Claim &cl, const Candidate &cand, rows::Row seen)
+{
+    // A claim that would exceed max_attempts makes the job dead instead.
+    Outcome o = cand.attempt >= cand.max_attempts ? Outcome::buried : Outcome::claimed;
+    TimestampTz until = 0;
+    bool keyed = o == Outcome::claimed && cand.has_key;
+    if (keyed) {
+        Slots::Answer a = cl.slots.take(cand.key, cl.now, &until);
+        if (a == Slots::full && !cand.running && cl.jobs.parks() &&
+            semaphore::try_park_lock(cand.key.data(), static_cast<int>(cand.key.size())))
+            o = Outcome::parked;
+        else if (a != Slots::taken)
+            return false;  // decided by another claimer, an expired lease, or a wake under way: left as it is
+    }
+    rows::Values v = cl.jobs.values_of(seen);
+    set_outcome(cl, v, cand, o, until);
+    TM_Result r = cl.jobs.update(seen, v, LockWaitSkip);
+    if (r == TM_Ok && o == Outcome::claimed)
+        emit(cl, v);
+    cl.jobs.next_row();
+    // Under REPEATABLE READ a changed job fails the call, as PostgreSQL's
+    // own SKIP LOCKED does there.
+    if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
+        throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE, "baton: could not serialize access due to concurrent update");
+    if (r != TM_Ok && keyed && o == Outcome::claimed)
+        cl.slots.give_back(cand.key);
+    return r == TM_Ok && o == Outcome::claimed;
+}
 
 } // namespace
 } // namespace baton
 
 namespace baton::jobs {
 
-// Candidates come from two sources merged in claim order: the ready jobs (an
-// index scan read lazily) and the expired leases (all of them, sorted). Each
-// is locked without waiting, and only in the version the scan saw: a job
-// another transaction holds or has changed since is passed over, so claim
-// never waits for a row and never locks one it does not take.
+// Each candidate is locked without waiting, and only in the version the
+// scan saw (a fencing token drawn for a job passed over is never used), so
+// claim never waits for a row and never locks one it does not write.
 void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease,
                 Datum lease)
 {
-    const rows::Columns &c = jobs.col();
     Datum queue_lease = 0;
     if (!jobs.queue_lease(queue, &queue_lease))
         no_such_queue(queue);
@@ -176,88 +366,17 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
     Datum expires = pg::call([&] {
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);
     });
-    Datum last_attempt = rows::text_datum("lease expired on the last attempt");
-    Sequence tokens = jobs::tokens();
-    Slots slots;
-
-    std::vector<Candidate> expired = expired_leases(jobs, queue, now);
-    size_t next_expired = 0;
-    ReadyJobs ready(jobs, queue, now);
-    int remaining = n;
-    while (remaining > 0) {
+    Claim cl{jobs, rsinfo, worker, expires, now, rows::text_datum("lease expired on the last attempt"),
+             jobs::tokens(), {}};
+    Candidates candidates(jobs, queue, now);
+    Candidate cand;
+    rows::Row seen{};
+    for (int remaining = n; remaining > 0 && candidates.next(&cand, &seen);) {
         pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        const Candidate *ready_head = ready.head();
-        bool from_ready;
-        if (ready_head && (next_expired == expired.size() || claim_order(*ready_head, expired[next_expired])))
-            from_ready = true;
-        else if (next_expired < expired.size())
-            from_ready = false;
-        else
-            break;
-        const Candidate cand = from_ready ? *ready_head : expired[next_expired];
-        // The version the snapshot saw: the ready scan's current row, or an
-        // expired lease fetched again by its place.
-        rows::Row seen = ready.row();
-        if (!from_ready) {
-            next_expired++;
-            if (!jobs.fetch(cand.tid))
-                continue;
-            seen = jobs.fetched();
-        }
-
-        // A claim that would exceed max_attempts makes the job dead instead.
-        bool bury = cand.attempt >= cand.max_attempts;
-        bool keyed = !bury && cand.has_key;
-        if (keyed && !slots.take(cand.key, now)) {
-            if (from_ready)
-                ready.advance();
-            continue;  // the key is full or busy
-        }
-        rows::Values v = jobs.values_of(seen);
-        if (bury) {
-            v.set(c.state, jobs.dead()).set(c.finished_at, TimestampTzGetDatum(now));
-            if (v.is_null(c.error))
-                v.set(c.error, last_attempt);
-        } else {
-            v.set(c.state, jobs.running())
-                .set(c.attempt, Int32GetDatum(cand.attempt + 1))
-                .set(c.lease_token, Int64GetDatum(tokens.next()))
-                .set(c.lease_expires_at, expires)
-                .set(c.reclaim_after, expires)
-                .set(c.worker, worker)
-                .set(c.started_at, TimestampTzGetDatum(now));
-        }
-        TM_Result r = jobs.update(seen, v, LockWaitSkip);
-        if (r == TM_Ok && !bury) {
-            // baton.claimed_job
-            const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
-                                                   c.lease_expires_at, c.priority, c.unique_key,
-                                                   c.concurrency_key, c.enqueued_at};
-            Datum values[claimed_job_columns];
-            bool nulls[claimed_job_columns];
-            for (int k = 0; k < claimed_job_columns; k++) {
-                values[k] = v.value(cols[k]);
-                nulls[k] = v.is_null(cols[k]);
-            }
-            pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+        if (try_candidate(cl, cand, seen))
             remaining--;
-        }
-        jobs.next_row();
-        if (from_ready)
-            ready.advance();
-        if (r == TM_Ok)
-            continue;
-        // Held by another transaction, or changed since the snapshot: passed
-        // over (a fencing token drawn for it is simply never used). Under
-        // REPEATABLE READ a changed job fails the call, as PostgreSQL's own
-        // SKIP LOCKED does.
-        if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
-            throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                        "baton: could not serialize access due to concurrent update");
-        if (keyed)
-            slots.give_back(cand.key);
     }
-    ready.end();
+    candidates.end();
 }
 
 } // namespace baton::jobs
@@ -311,7 +430,10 @@ BATON_FUNCTION(baton_complete_and_claim)
     ReturnSetInfo *rsinfo = materialize(fcinfo);
     spi::connect();
     rows::Jobs jobs("baton.complete_and_claim()");
-    jobs::complete_many(jobs, done, jobs::clock());
+    std::vector<Datum> freed;
+    jobs::complete_many(jobs, done, jobs::clock(), &freed);
+    for (Datum key : freed)
+        semaphore::wake(key, 1);
     jobs.refresh_snapshot();
     jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
     jobs.close();

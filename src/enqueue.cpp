@@ -39,10 +39,15 @@ spi::Statement find_unfinished{
     " WHERE queue = $1 AND unique_key = $2 AND state IN ('ready', 'running')",
     2, {TEXTOID, TEXTOID}, nullptr};
 
-spi::Statement replace_ready{
-    "UPDATE baton._jobs SET payload = $3, run_at = $4, priority = $5, concurrency_key = $6"
-    " WHERE id = $1 AND queue = $2 AND state = 'ready'",
-    6, {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, TEXTOID}, nullptr};
+// A replaced job is no longer parked (its concurrency key may have changed):
+// from 0.2.0 on, replace sets blocked_until to NULL (UNPARK).
+#define REPLACE_READY(unpark)                                                                   \
+    {"UPDATE baton._jobs SET payload = $3, run_at = $4, priority = $5, concurrency_key = $6" unpark \
+     " WHERE id = $1 AND queue = $2 AND state = 'ready'",                                       \
+     6, {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, TEXTOID}, nullptr}
+#define UNPARK ", blocked_until = NULL"
+
+spi::Statement replace_ready[2] = {REPLACE_READY(""), REPLACE_READY(UNPARK)};
 
 Datum empty_object()
 {
@@ -102,7 +107,7 @@ BATON_FUNCTION(baton_enqueue)
         spi::Args repl;
         repl.add(Int64GetDatum(existing)).add(queue).add(payload).add(TimestampTzGetDatum(run_at))
             .add(Int32GetDatum(priority)).add_maybe(!has_concurrency, concurrency_key);
-        if (spi::exec(replace_ready, repl) == 1) {
+        if (spi::exec(replace_ready[jobs::parking_installed()], repl) == 1) {
             id = existing;
             break;
         }
@@ -180,13 +185,15 @@ spi::Statement ready_holder{
     2, {TEXTOID, TEXTOID}, nullptr};
 
 // The rows are locked already: the join order does not matter here.
-spi::Statement replace_locked{
-    "UPDATE baton._jobs j SET payload = u.payload, run_at = u.run_at,"
-    "       priority = u.priority, concurrency_key = u.concurrency_key"
-    "  FROM unnest($2::int8[], $3::jsonb[], $4::timestamptz[], $5::int4[], $6::text[])"
-    "         AS u(id, payload, run_at, priority, concurrency_key)"
-    " WHERE j.id = u.id AND j.queue = $1",
-    6, {TEXTOID, INT8ARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID}, nullptr};
+#define REPLACE_LOCKED(unpark)                                                                  \
+    {"UPDATE baton._jobs j SET payload = u.payload, run_at = u.run_at,"                         \
+     "       priority = u.priority, concurrency_key = u.concurrency_key" unpark                 \
+     "  FROM unnest($2::int8[], $3::jsonb[], $4::timestamptz[], $5::int4[], $6::text[])"        \
+     "         AS u(id, payload, run_at, priority, concurrency_key)"                             \
+     " WHERE j.id = u.id AND j.queue = $1",                                                     \
+     6, {TEXTOID, INT8ARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID}, nullptr}
+
+spi::Statement replace_locked[2] = {REPLACE_LOCKED(""), REPLACE_LOCKED(UNPARK)};
 
 // `keep`, and holders `replace` did not lock: read, never locked. The
 // holder the INSERT met may have finished since: the call is linearized at
@@ -459,7 +466,7 @@ void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts
         conc_null.push_back(!r->has_concurrency);
     }
     std::vector<bool> no(hit.size(), false);
-    spi::exec(replace_locked, spi::Args()
+    spi::exec(replace_locked[jobs::parking_installed()], spi::Args()
                                   .add(queue)
                                   .add(spi::array(INT8OID, id, no))
                                   .add(spi::array(JSONBOID, payload, no))

@@ -3,12 +3,14 @@
 #include "args.hpp"
 #include "jobs.hpp"
 #include "rows.hpp"
+#include "semaphore.hpp"
 #include "spi.hpp"
 
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 }
 
 using namespace baton;
@@ -32,7 +34,7 @@ spi::Statement fail_owned{
     "  FROM baton._queues q"
     " WHERE j.id = $1 AND j.lease_token = $2 AND j.state = 'running'"
     "   AND j.lease_expires_at > $4 AND q.queue = j.queue"
-    " RETURNING j.state, j.queue, j.run_at <= $4",
+    " RETURNING j.state, j.queue, j.run_at <= $4, j.concurrency_key",
     5, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
 
 } // namespace
@@ -44,7 +46,8 @@ namespace baton::jobs {
 // first), so the columns checked are those of the version replaced. A
 // version changed meanwhile is looked up again (READ COMMITTED) or is a
 // serialization failure (REPEATABLE READ and up), as an UPDATE would do.
-bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result)
+bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result,
+                  std::vector<Datum> *freed_keys)
 {
     const rows::Columns &c = jobs.col();
     for (;;) {
@@ -62,6 +65,10 @@ bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool
         else
             v.set_null(c.result);
         TM_Result result_of = jobs.update(r, v, LockWaitBlock);
+        if (result_of == TM_Ok && !r.is_null(c.concurrency_key)) {
+            Datum key = r.datum(c.concurrency_key);
+            freed_keys->push_back(pg::call([key] { return datumCopy(key, false, -1); }));
+        }
         jobs.next_row();
         if (result_of == TM_Ok)
             return true;
@@ -87,8 +94,10 @@ BATON_FUNCTION(baton_complete)
     TimestampTz now = jobs::clock();
 
     rows::Jobs jobs("baton.complete()");
-    bool done = jobs::complete_one(jobs, id, token, now, !no_result, result);
+    std::vector<Datum> freed;
+    bool done = jobs::complete_one(jobs, id, token, now, !no_result, result, &freed);
     jobs.close();
+    jobs::wake(freed);
     PG_RETURN_BOOL(done);
 }
 
@@ -113,9 +122,14 @@ BATON_FUNCTION(baton_fail)
         PG_RETURN_NULL();
     }
     char *state = args::cstring(spi::value(0, 0));
-    bool due_now = DatumGetBool(spi::value(0, 2));
-    if (due_now && strcmp(state, "ready") == 0)
-        jobs::notify_due(spi::value(0, 1));
+    bool due_now = DatumGetBool(spi::value(0, 2)) && strcmp(state, "ready") == 0;
+    Datum queue = spi::value(0, 1);
+    bool keyless;
+    Datum key = spi::value(0, 3, &keyless);
+    if (due_now)
+        jobs::notify_due(queue);
+    if (!keyless)  // the last use of the result above: wake runs a statement
+        semaphore::wake(key, 1);
     // The result must outlive SPI_finish: copy it into the caller's context.
     Datum out = pg::call([&] { return SPI_datumTransfer(CStringGetTextDatum(state), false, -1); });
     spi::finish();
@@ -177,14 +191,25 @@ Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
     return out;
 }
 
-std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now)
+std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now,
+                                 std::vector<Datum> *freed_keys)
 {
     std::vector<int64> done;
     for (size_t k = 0; k < pairs.ids.size(); k++) {
-        if (complete_one(jobs, pairs.ids[k], pairs.tokens[k], now, false, 0))
+        if (complete_one(jobs, pairs.ids[k], pairs.tokens[k], now, false, 0, freed_keys))
             done.push_back(pairs.ids[k]);
     }
     return done;
+}
+
+void wake(const std::vector<Datum> &freed_keys)
+{
+    if (freed_keys.empty())
+        return;
+    spi::connect();
+    for (Datum key : freed_keys)
+        semaphore::wake(key, 1);
+    spi::finish();
 }
 
 } // namespace baton::jobs
@@ -195,11 +220,13 @@ BATON_FUNCTION(baton_complete_batch)
     pg::call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     rows::Jobs jobs("baton.complete_batch()");
-    for (int64 id : jobs::complete_many(jobs, pairs, jobs::clock())) {
+    std::vector<Datum> freed;
+    for (int64 id : jobs::complete_many(jobs, pairs, jobs::clock(), &freed)) {
         Datum value = Int64GetDatum(id);
         bool isnull = false;
         pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull); });
     }
     jobs.close();
+    jobs::wake(freed);
     return (Datum) 0;
 }

@@ -35,6 +35,14 @@ int64 Sequence::next() const
     return pg::call([relid] { return nextval_internal(relid, false); });
 }
 
+bool parking_installed()
+{
+    return pg::call([] {
+        Oid relid = get_relname_relid("_jobs", get_namespace_oid("baton", false));
+        return get_attnum(relid, "blocked_until") != InvalidAttrNumber;
+    });
+}
+
 static spi::Statement queue_max_attempts{
     "SELECT max_attempts FROM baton._queues WHERE queue = $1", 1, {TEXTOID}, nullptr};
 

@@ -35,6 +35,10 @@ void define_settings();
 // unless baton.notify is off.
 void notify_due(Datum queue_text);
 
+// Whether baton._jobs has 0.2.0's blocked_until (claims park keyed jobs
+// whose key is full); false while a 0.1.0 install awaits its upgrade script.
+bool parking_installed();
+
 // ERROR 42704: the queue does not exist.
 [[noreturn]] void no_such_queue(Datum queue_text);
 
@@ -55,11 +59,17 @@ struct Fenced {
 Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg);
 
 // Completes job `id` if `token` owns its lease and the lease has not expired
-// at `now`; `result` (if has_result) becomes its result.
-bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result);
+// at `now`; `result` (if has_result) becomes its result. The concurrency key
+// of a completed job is added to freed_keys (its slot is free).
+bool complete_one(rows::Jobs &jobs, int64 id, int64 token, TimestampTz now, bool has_result, Datum result,
+                  std::vector<Datum> *freed_keys);
 
 // Completes the pairs whose token still owns its job, locking rows in
 // ascending id order; returns the ids completed.
-std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now);
+std::vector<int64> complete_many(rows::Jobs &jobs, const Fenced &pairs, TimestampTz now,
+                                 std::vector<Datum> *freed_keys);
+
+// Wakes a job parked on each freed key (connects SPI itself).
+void wake(const std::vector<Datum> &freed_keys);
 
 } // namespace baton::jobs

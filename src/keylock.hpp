@@ -15,6 +15,7 @@ enum class Space : uint16 {
     user_key = 16980,   // lock_key() and friends (pg_locks.objsubid)
     semaphore = 16981,  // serializes the slot count of one semaphore key
     queue = 16982,      // enqueuers share it, drop_queue takes it alone
+    parking = 16983,    // claims that park share it, wakers wait for them
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.

@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -65,10 +66,20 @@ Columns find_columns(TupleDesc desc)
     };
     for (auto &w : wanted)
         *w.pos = column(desc, "_jobs", w.name, w.type);
+    // 0.2.0 on: absent while a 0.1.0 install awaits ALTER EXTENSION UPDATE.
+    c.blocked_until = has_column(desc, "blocked_until") ? column(desc, "_jobs", "blocked_until", TIMESTAMPTZOID) : -1;
     return c;
 }
 
 } // namespace
+
+bool has_column(TupleDesc desc, const char *name)
+{
+    for (int i = 0; i < desc->natts; i++)
+        if (!TupleDescAttr(desc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
+            return true;
+    return false;
+}
 
 void check_key(Relation index, std::initializer_list<int> cols)
 {
@@ -177,6 +188,9 @@ Jobs::Jobs(const char *function)
         for (int col : {col_.state, col_.attempt, col_.lease_token, col_.lease_expires_at, col_.reclaim_after,
                         col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result})
             rte_->updatedCols = bms_add_member(rte_->updatedCols, col + 1 - FirstLowInvalidHeapAttributeNumber);
+        if (col_.blocked_until >= 0)
+            rte_->updatedCols = bms_add_member(rte_->updatedCols,
+                                               col_.blocked_until + 1 - FirstLowInvalidHeapAttributeNumber);
         running_ = CStringGetTextDatum("running");
         dead_ = CStringGetTextDatum("dead");
         completed_ = CStringGetTextDatum("completed");
@@ -191,16 +205,20 @@ Jobs::Jobs(const char *function)
             index_[ready_index] = idx;
         else if (strcmp(name, "_jobs_running") == 0)
             index_[running_index] = idx;
+        else if (strcmp(name, "_jobs_blocked") == 0)
+            index_[blocked_index] = idx;
         else if (RelationGetRelid(idx) == pkey)
             index_[primary_key] = idx;
     }
-    for (Relation idx : index_)
-        if (idx == nullptr)
+    for (int i = 0; i < n_indexes; i++)
+        if (index_[i] == nullptr && (i != blocked_index || col_.blocked_until >= 0))
             throw Error(ERRCODE_INTERNAL_ERROR, "baton: an index of baton._jobs is missing");
     // The scans below name these columns by position.
     check_key(index_[ready_index], {col_.queue, col_.priority, col_.run_at, col_.id});
     check_key(index_[running_index], {col_.queue, col_.reclaim_after});
     check_key(index_[primary_key], {col_.id, col_.queue});
+    if (parks())
+        check_key(index_[blocked_index], {col_.queue, col_.blocked_until});
     refresh_snapshot();
 }
 
@@ -252,8 +270,8 @@ IndexScanDesc Jobs::begin(int which, const Key *keys, int nkeys)
     return pg::call([&] {
         if (scan_slot_[which] == nullptr)
             scan_slot_[which] = table_slot_create(rel_, &estate_->es_tupleTable);
-        ScanKeyData scankeys[2];
-        Assert(nkeys <= 2);
+        ScanKeyData scankeys[3];
+        Assert(nkeys <= 3);
         init_keys(scankeys, keys, nkeys);
         // Registered, so that the scan's snapshot is its own to release.
         IndexScanDesc scan = index_beginscan(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), nkeys, 0);
@@ -278,10 +296,54 @@ Jobs::Scan Jobs::queue_scan(int which, AttrNumber time_col, Datum queue, Timesta
     return s;
 }
 
-Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+// _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready' ...:
+// with all three keys required, the scan ends at the first job of the
+// priority that is not due yet.
+Jobs::Scan Jobs::ready(Datum queue, int32 priority, TimestampTz now)
 {
-    // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready'
-    return queue_scan(ready_index, 3, queue, now);
+    Key keys[3] = {
+        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
+        {2, BTEqualStrategyNumber, InvalidOid, F_INT4EQ, Int32GetDatum(priority)},
+        {3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
+    };
+    Scan s;
+    s.jobs_ = this;
+    s.scan_ = begin(ready_index, keys, 3);
+    s.slot_ = scan_slot_[ready_index];
+    open_scans_++;
+    return s;
+}
+
+// One descent of _jobs_ready, reading the index entry only: a dead entry
+// names a priority as well as a live one (its group may then be empty).
+bool Jobs::next_priority(Datum queue, bool below, int32 than, int32 *priority)
+{
+    Key keys[2] = {
+        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
+        {2, BTLessStrategyNumber, InvalidOid, F_INT4LT, Int32GetDatum(than)},
+    };
+    int nkeys = below ? 2 : 1;
+    Relation idx = index_[ready_index];
+    return pg::call([&] {
+        ScanKeyData scankeys[2];
+        init_keys(scankeys, keys, nkeys);
+        IndexScanDesc scan = index_beginscan(rel_, idx, GetActiveSnapshot(), nkeys, 0);
+        scan->xs_want_itup = true;
+        index_rescan(scan, scankeys, nkeys, nullptr, 0);
+        bool found = index_getnext_tid(scan, ForwardScanDirection) != nullptr;
+        if (found) {
+            bool isnull;
+            *priority = DatumGetInt32(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
+        }
+        index_endscan(scan);
+        return found;
+    });
+}
+
+Jobs::Scan Jobs::blocked(Datum queue, TimestampTz now)
+{
+    // _jobs_blocked (queue, blocked_until) WHERE state = 'ready' AND ...
+    return queue_scan(blocked_index, 2, queue, now);
 }
 
 Jobs::Scan Jobs::expiring(Datum queue, TimestampTz now)

@@ -32,6 +32,7 @@ struct Columns {
     int id, priority, attempt, max_attempts, run_at, enqueued_at, lease_token, lease_expires_at,
         reclaim_after, started_at, finished_at, queue, state, worker, unique_key, concurrency_key,
         error, payload, result;
+    int blocked_until;  // -1 before 0.2.0's upgrade script has run
 };
 
 // A row version held by a slot, read by column position.
@@ -77,6 +78,7 @@ private:
 // The position of column `name` of baton.`table`, which must have `type`
 // (an internal error otherwise: a superuser altered baton's tables).
 int column(TupleDesc desc, const char *table, const char *name, Oid type);
+bool has_column(TupleDesc desc, const char *name);
 
 // The key columns of `index` must be the columns at these positions.
 void check_key(Relation index, std::initializer_list<int> cols);
@@ -109,9 +111,10 @@ public:
     // does not exist.
     bool queue_lease(Datum queue, Datum *lease);
 
-    // An index scan in the current snapshot: ready jobs of a queue due at
-    // `now`, in claim order (ready()), or running jobs of a queue whose
-    // reclaim_after has passed (expiring()). One scan of each kind at a time.
+    // An index scan in the current snapshot: ready jobs of a queue and a
+    // priority due at `now`, in claim order (ready()), or running jobs of a
+    // queue whose reclaim_after has passed (expiring()). One scan of each
+    // kind at a time.
     class Scan {
     public:
         // The next visible row, or false at the end.
@@ -125,8 +128,18 @@ public:
         IndexScanDesc scan_ = nullptr;
         TupleTableSlot *slot_ = nullptr;
     };
-    Scan ready(Datum queue, TimestampTz now);
+    Scan ready(Datum queue, int32 priority, TimestampTz now);
     Scan expiring(Datum queue, TimestampTz now);
+    // Ready jobs of a queue parked until a time that has come (parks()).
+    Scan blocked(Datum queue, TimestampTz now);
+
+    // The highest priority below `than` (or any, unless `below`) that the
+    // ready jobs of a queue have, from the index alone: the ready scan reads
+    // one priority at a time, so jobs not due yet are never walked.
+    bool next_priority(Datum queue, bool below, int32 than, int32 *priority);
+
+    // Whether claims park keyed jobs whose key is full (0.2.0 and later).
+    bool parks() const { return col_.blocked_until >= 0; }
 
     // The visible version of job `id` (found()), or false.
     bool find(int64 id);
@@ -154,7 +167,7 @@ public:
     void next_row();
 
 private:
-    enum Index { ready_index, running_index, primary_key, n_indexes };
+    enum Index { ready_index, running_index, primary_key, blocked_index, n_indexes };
 
     Relation rel_ = nullptr;
     Relation index_[n_indexes] = {};

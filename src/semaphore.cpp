@@ -16,11 +16,24 @@ namespace baton::semaphore {
 namespace {
 
 spi::Statement slots_in_use{
-    "SELECT (SELECT count(*) FROM baton._jobs"
-    "         WHERE concurrency_key = $1 AND state = 'running' AND lease_expires_at > $2)"
-    "     + (SELECT count(*) FROM baton._holders WHERE key = $1 AND expires_at > $2),"
-    "       coalesce((SELECT slots FROM baton._limits WHERE key = $1), 1)",
+    "SELECT j.n + h.n, coalesce((SELECT slots FROM baton._limits WHERE key = $1), 1),"
+    "       least(j.until, h.until)"
+    "  FROM (SELECT count(*) AS n, min(lease_expires_at) AS until FROM baton._jobs"
+    "         WHERE concurrency_key = $1 AND state = 'running' AND lease_expires_at > $2) j,"
+    "       (SELECT count(*) AS n, min(expires_at) AS until FROM baton._holders"
+    "         WHERE key = $1 AND expires_at > $2) h",
     2, {TEXTOID, TIMESTAMPTZOID}, nullptr};
+
+// Best first, as claim would take them; rows another transaction holds are
+// skipped, so a wake never waits and never joins a lock cycle.
+spi::Statement wake_parked{
+    "UPDATE baton._jobs j SET blocked_until = NULL"
+    "  FROM (SELECT id, queue FROM baton._jobs"
+    "         WHERE concurrency_key = $1 AND state = 'ready' AND blocked_until IS NOT NULL"
+    "         ORDER BY priority DESC, run_at, id LIMIT $2"
+    "         FOR NO KEY UPDATE SKIP LOCKED) w"
+    " WHERE j.id = w.id AND j.queue = w.queue",
+    2, {TEXTOID, INT8OID}, nullptr};
 
 } // namespace
 
@@ -39,12 +52,42 @@ void release_guard(const char *key, int len)
     keylock::release(keylock::tag(keylock::Space::semaphore, key, len));
 }
 
-int64 free_slots(Datum key_text, TimestampTz now)
+Slots free_slots(Datum key_text, TimestampTz now)
 {
     spi::exec(slots_in_use, spi::Args().add(key_text).add(TimestampTzGetDatum(now)));
     int64 used = DatumGetInt64(spi::value(0, 0));
     int64 limit = DatumGetInt32(spi::value(0, 1));
-    return used >= limit ? 0 : limit - used;
+    bool no_expiry;
+    Datum until = spi::value(0, 2, &no_expiry);
+    if (used < limit)
+        return {limit - used, 0};
+    return {0, no_expiry ? DT_NOEND : DatumGetTimestampTz(until)};
+}
+
+constexpr uint32 parking_locks = 64;
+
+static LOCKTAG park_tag(const char *key, int len)
+{
+    LOCKTAG t = keylock::tag(keylock::Space::parking, key, len);
+    t.locktag_field2 = 0;
+    t.locktag_field3 %= parking_locks;
+    return t;
+}
+
+bool try_park_lock(const char *key, int len)
+{
+    return keylock::try_acquire(park_tag(key, len), ShareLock);
+}
+
+void wake(Datum key_text, int64 n)
+{
+    if (n <= 0 || !jobs::parking_installed())
+        return;
+    text *k = pg::call([key_text] { return DatumGetTextPP(key_text); });
+    // Wakers do not exclude each other (RowExclusiveLock does not conflict
+    // with itself); they wait for claims parking under ShareLock.
+    keylock::acquire(park_tag(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k)), RowExclusiveLock);
+    spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)));
 }
 
 } // namespace baton::semaphore
@@ -93,7 +136,7 @@ BATON_FUNCTION(baton_acquire)
     semaphore::guard(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
     TimestampTz now = jobs::clock();
     spi::exec(forget_expired, spi::Args().add(key).add(TimestampTzGetDatum(now)));
-    if (semaphore::free_slots(key, now) == 0) {
+    if (semaphore::free_slots(key, now).free == 0) {
         spi::finish();
         PG_RETURN_NULL();
     }
@@ -123,6 +166,20 @@ BATON_FUNCTION(baton_release)
     spi::connect();
     uint64 rows = spi::exec(drop_holder, spi::Args().add(key).add(Int64GetDatum(token))
                                              .add(TimestampTzGetDatum(jobs::clock())));
+    if (rows == 1)
+        semaphore::wake(key, 1);
     spi::finish();
     PG_RETURN_BOOL(rows == 1);
+}
+
+// The SQL functions that free slots (cancel, set_limit, drop_queue) wake
+// parked jobs through this: baton._wake_parked(key, n).
+BATON_FUNCTION(baton_wake_parked)
+{
+    Datum key = args::key(fcinfo, 0, "key");
+    int64 n = args::int8(fcinfo, 1, "n");
+    spi::connect();
+    semaphore::wake(key, n);
+    spi::finish();
+    PG_RETURN_VOID();
 }

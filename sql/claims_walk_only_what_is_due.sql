@@ -1,0 +1,91 @@
+-- A claim's work does not grow with jobs it cannot take. Measured in index
+-- entries read (this transaction's own counts),
+-- not in time: the claim path reads baton._jobs's indexes directly, and
+-- pg_stat_get_xact_tuples_returned counts the entries an index returned in
+-- this backend since its statistics were last reported (so: a difference).
+-- 1. Busy concurrency keys: a claim that finds a key full parks the key's
+--    ready job (it leaves the ready index) and keeps no lock for the key, so
+--    the next claim reads past none of them; a freed slot wakes the job.
+-- 2. Jobs not due yet at a higher priority are not walked.
+-- 3. Jobs kept alive by heartbeats are not walked as possibly expired.
+CREATE FUNCTION entries_read(index_name text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT pg_stat_get_xact_tuples_returned(('baton.' || index_name)::regclass)
+$$;
+-- Entries of the index one claim of a job from queue q reads. The least of
+-- three such claims is what the test reads: index entries a claim finds dead
+-- are marked dead in the index for the next claims, unless an older snapshot
+-- (autovacuum's, say) still sees their rows at that moment.
+CREATE FUNCTION claim_reads(q text, index_name text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := entries_read(index_name);
+BEGIN
+    PERFORM baton.claim(q, 'w', 1);
+    RETURN entries_read(index_name) - before;
+END $$;
+CREATE FUNCTION locks_held(space int) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_locks
+     WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = space
+$$;
+
+-- 1. 500 keys, each with one slot held by a running job and one ready job
+-- (priority 5), and a keyless job at priority -1 behind them all.
+SELECT baton.create_queue('busy');
+SELECT count(*) FROM (SELECT baton.enqueue('busy', '{}', priority => 5, concurrency_key => 'busy:' || g)
+                        FROM generate_series(1, 500) g) s;
+SELECT count(*) AS running FROM baton.claim('busy', 'holder', 1000);
+SELECT count(*) FROM (SELECT baton.enqueue('busy', '{}', priority => 5, concurrency_key => 'busy:' || g)
+                        FROM generate_series(1, 500) g) s;
+SELECT baton.enqueue('busy', '{"free": 1}', priority => -1) > 0 AS enqueued;
+BEGIN;
+SELECT payload FROM baton.claim('busy', 'w', 1);
+-- no key's guard is kept (16981); parking locks are 64 at most (16983)
+SELECT locks_held(16981) AS guards_kept, locks_held(16983) <= 64 AS parking_locks_bounded;
+COMMIT;
+SELECT count(*) AS parked FROM baton._jobs WHERE queue = 'busy' AND blocked_until IS NOT NULL;
+-- Claims after it read past none of them: they left the ready index (the
+-- first claim after the parking reads past their old entries, once).
+SELECT count(*) FROM (SELECT baton.enqueue('busy', '{}', priority => -1) FROM generate_series(1, 3)) s;
+SELECT least(claim_reads('busy', '_jobs_ready'), claim_reads('busy', '_jobs_ready'),
+             claim_reads('busy', '_jobs_ready')) < 10 AS few_ready_entries_read;
+-- A slot frees: the key's parked job is ready again, and claimed.
+SELECT baton.complete(id, lease_token) AS completed
+  FROM baton.jobs WHERE queue = 'busy' AND concurrency_key = 'busy:7' AND state = 'running';
+SELECT concurrency_key, state, blocked_until IS NULL AS woken
+  FROM baton._jobs WHERE queue = 'busy' AND concurrency_key = 'busy:7' ORDER BY id;
+SELECT concurrency_key FROM baton.claim('busy', 'w', 1);
+-- Cancelling a running keyed job and releasing a holder wake, too.
+SELECT baton.cancel(id) AS cancelled
+  FROM baton.jobs WHERE queue = 'busy' AND concurrency_key = 'busy:8' AND state = 'running';
+SELECT concurrency_key FROM baton.claim('busy', 'w', 1);
+SELECT baton.acquire('busy:h', 'o', '1 hour') AS token \gset
+SELECT baton.enqueue('busy', '{}', priority => 9, concurrency_key => 'busy:h') > 0 AS enqueued;
+SELECT count(*) AS claimed FROM baton.claim('busy', 'w', 1);  -- parks it: busy:h is full
+SELECT baton.release('busy:h', :token) AS released;
+SELECT concurrency_key FROM baton.claim('busy', 'w', 1);
+SELECT baton.drop_queue('busy', force => true);
+
+-- 2. 2,000 jobs at priority 100 due next year, one due job at priority 0.
+SELECT baton.create_queue('later');
+SELECT count(*) FROM baton.enqueue_batch('later',
+    (SELECT jsonb_agg(jsonb_build_object('priority', 100, 'run_at', (now() + interval '1 year')::text))
+       FROM generate_series(1, 2000)));
+SELECT count(*) FROM (SELECT baton.enqueue('later', '{}') FROM generate_series(1, 3)) s;
+SELECT least(claim_reads('later', '_jobs_ready'), claim_reads('later', '_jobs_ready'),
+             claim_reads('later', '_jobs_ready')) < 10 AS few_ready_entries_read;
+SELECT baton.drop_queue('later', force => true);
+
+-- 3. 300 running jobs whose first lease would have passed, kept alive by a
+-- heartbeat: a claim does not read them as possibly expired.
+SELECT baton.create_queue('alive', lease => '1 minute');
+SELECT count(*) FROM baton.enqueue_batch('alive', (SELECT jsonb_agg('{}'::jsonb) FROM generate_series(1, 300)));
+SELECT count(*) AS running FROM baton.claim('alive', 'hb', 1000);
+-- as if the claim had been a minute ago: the lease was extended since, and
+-- reclaim_after (the expiry the claim set) has passed
+UPDATE baton._jobs SET reclaim_after = clock_timestamp() - interval '1 second' WHERE queue = 'alive';
+SELECT count(*) AS extended FROM baton.heartbeat('hb');
+SELECT least(claim_reads('alive', '_jobs_running'), claim_reads('alive', '_jobs_running'),
+             claim_reads('alive', '_jobs_running')) < 10 AS few_running_entries_read;
+SELECT baton.drop_queue('alive', force => true);
+DROP FUNCTION claim_reads(text, text);
+DROP FUNCTION entries_read(text);
+DROP FUNCTION locks_held(int);
