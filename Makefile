@@ -1,6 +1,7 @@
 # baton: a PostgreSQL extension in C++20, built with PGXS.
 #   make            build            make install   install into PG_CONFIG's tree
 #   make test       everything: packages, build, throwaway cluster, all suites
+#   make test CASSERT=1   the same against PostgreSQL built with assertions
 #   make demo       the main story on a throwaway cluster
 #   make bench      performance against a plain-SQL baseline
 
@@ -37,7 +38,7 @@ $(OBJS): $(wildcard src/*.hpp)
 
 .PHONY: test demo bench
 test:
-	bash test/run.sh
+	CASSERT=$(CASSERT) bash test/run.sh
 demo:
 	bash test/demo.sh
 bench:

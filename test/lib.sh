@@ -1,7 +1,14 @@
 # Shared by test/run.sh and test/demo.sh: packages, build, throwaway cluster.
-# Source it; it defines functions and sets nothing else.
+# Source it; it defines functions and sets nothing else but PG_BIN, PG_CONFIG
+# and BATON_PACKAGES.
 
-PG_BIN=/usr/lib/postgresql/15/bin
+# CASSERT=1 in the environment: PostgreSQL 15 built with assertions, which
+# test/cassert.sh builds on first use and caches; otherwise Debian's.
+if [ "${CASSERT:-}" = 1 ]; then
+  PG_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/cassert.sh")/bin || return 1
+else
+  PG_BIN=/usr/lib/postgresql/15/bin
+fi
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 
@@ -28,7 +35,11 @@ ensure_packages() {
 
 build_and_install() {
   echo "== building and installing baton"
-  make -s PG_CONFIG="$PG_CONFIG" >/dev/null && make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+  # CASSERT=1: start and end with a clean tree, so that no object compiled
+  # against the other server's headers is linked into either build.
+  local clean=:
+  [ "${CASSERT:-}" = 1 ] && clean="make -s clean"
+  $clean && make -s PG_CONFIG="$PG_CONFIG" >/dev/null && make -s PG_CONFIG="$PG_CONFIG" install >/dev/null && $clean
 }
 
 # Runs a command as the postgres user (initdb and the server refuse root).
@@ -58,6 +69,7 @@ listen_addresses = '127.0.0.1'
 port = $PGPORT
 unix_socket_directories = '$CLUSTER_DIR'
 max_connections = 200
+max_prepared_transactions = 10
 log_min_messages = warning
 CONF
   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start >/dev/null || {

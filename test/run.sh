@@ -2,14 +2,26 @@
 # make test: install what is missing, build, start a throwaway cluster, run
 # every suite (pg_regress, isolation, pgTAP, stress), stop the cluster, scan
 # its log for crashed backends, and end with "N passed, N failed".
+# CASSERT=1: against PostgreSQL built with assertions (see test/lib.sh).
 set -u
 cd "$(dirname "$0")/.."
-. test/lib.sh
+. test/lib.sh || exit 1
 
 ensure_packages || exit 1
 build_and_install || exit 1
 cluster_start test || exit 1
 trap cluster_stop EXIT
+server=$(psql -X -At -d postgres -c "SELECT 'PostgreSQL ' || current_setting('server_version')
+  || CASE WHEN current_setting('debug_assertions')::bool THEN ' (assertions enabled)' ELSE '' END")
+echo "== server: $server"
+
+# After a backend crash the server refuses connections until crash recovery
+# is over: wait for it before each suite, so that only the suite that crashed
+# it pays.
+wait_ready() {
+  local i
+  for i in $(seq 50); do "$PG_BIN/pg_isready" -q && return; sleep 0.2; done
+}
 
 PGXS_DIR=$(dirname "$(dirname "$(dirname "$($PG_CONFIG --pgxs)")")")  # .../lib/pgxs
 passed=0
@@ -39,6 +51,7 @@ status=${PIPESTATUS[0]}
 [ -f regression.diffs ] && cat regression.diffs
 tally_regress pg_regress /tmp/baton-regress.out "$status"
 
+wait_ready
 echo "== isolation"
 specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename | sed 's/\.spec$//')
 rm -rf output_iso
@@ -51,6 +64,7 @@ if [ -n "$specs" ]; then
   tally_regress isolation /tmp/baton-isolation.out "$status"
 fi
 
+wait_ready
 echo "== pgTAP"
 psql -q -X -d postgres -c "DROP DATABASE IF EXISTS baton_tap" -c "CREATE DATABASE baton_tap" >/dev/null
 psql -q -X -d baton_tap -c "CREATE EXTENSION baton" -c "CREATE EXTENSION pgtap" >/dev/null
@@ -73,6 +87,7 @@ fi
 echo "== stress"
 for t in test/stress/*.py test/stress/*.sh; do
   [ -f "$t" ] || continue
+  wait_ready
   echo "-- $t"
   case "$t" in
     *.py) /usr/bin/python3 "$t" ;;
@@ -84,7 +99,7 @@ done
 cluster_stop
 trap - EXIT
 echo "== server log"
-if grep -E 'terminated by signal|PANIC' "$CLUSTER_LOG"; then
+if grep -E 'TRAP:|terminated by signal|Failed process was running|PANIC' "$CLUSTER_LOG"; then
   failed=$((failed + 1))
   failures+=("server log: a backend crashed (see $CLUSTER_LOG)")
 else
@@ -92,7 +107,13 @@ else
   passed=$((passed + 1))
 fi
 
+if [ "${CASSERT:-}" = 1 ] && [[ $server != *"(assertions enabled)" ]]; then
+  failed=$((failed + 1))
+  failures+=("server: CASSERT=1 but debug_assertions is off")
+fi
+
 ((failed == 0)) && cluster_remove
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "== server: $server"
 echo "$passed passed, $failed failed"
 ((failed == 0))
