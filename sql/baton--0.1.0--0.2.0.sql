@@ -128,6 +128,9 @@ END $$;
 CREATE OR REPLACE FUNCTION baton.drop_queue(queue text, force boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    freed_keys text[];
+    freed_slots bigint[];
 BEGIN
     PERFORM baton._queue_must_exist(queue);
     force := coalesce(force, false);
@@ -142,12 +145,14 @@ BEGIN
             USING ERRCODE = '55006',
                   HINT = 'Wait for them to finish, or call baton.drop_queue(queue, force => true).';
     END IF;
-    -- The slots its running jobs held are free for other queues' jobs.
-    PERFORM baton._wake_parked(r.k, r.n)
-       FROM (SELECT j.concurrency_key AS k, count(*) AS n FROM baton._jobs j
-              WHERE j.queue = drop_queue.queue AND j.state = 'running'
-                AND j.concurrency_key IS NOT NULL
-              GROUP BY j.concurrency_key) r;
+    -- The slots its running jobs held are free for other queues' jobs,
+    -- woken once this queue's own parked jobs are gone.
+    SELECT array_agg(r.k), array_agg(r.n) INTO freed_keys, freed_slots
+      FROM (SELECT j.concurrency_key AS k, count(*) AS n FROM baton._jobs j
+             WHERE j.queue = drop_queue.queue AND j.state = 'running'
+               AND j.concurrency_key IS NOT NULL
+             GROUP BY j.concurrency_key) r;
     DELETE FROM baton._jobs j WHERE j.queue = drop_queue.queue;
     DELETE FROM baton._queues q WHERE q.queue = drop_queue.queue;
+    PERFORM baton._wake_parked(f.k, f.n) FROM unnest(freed_keys, freed_slots) AS f(k, n);
 END $$;

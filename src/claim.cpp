@@ -210,11 +210,14 @@ private:
 // Slot bookkeeping for the concurrency keys met during one claim call.
 class Slots {
 public:
-    enum Answer { taken, full, busy };
+    enum Answer { taken, full, parkable, busy };
 
-    // Takes a slot of `key` if one is free. full: none is (*until: when one
-    // may free by itself); busy: another transaction is deciding for the
-    // key, so this call cannot know.
+    explicit Slots(bool parks) : parks_(parks) {}
+
+    // Takes a slot of `key` if one is free. full: none is; parkable: none
+    // is and the key's jobs may be parked (*until: when a slot may free by
+    // itself); busy: another transaction is deciding for the key, so this
+    // call cannot know.
     Answer take(const std::string &key, TimestampTz now, TimestampTz *until)
     {
         auto it = keys_.find(key);
@@ -225,7 +228,7 @@ public:
         if (k.busy)
             return busy;
         if (k.free == 0)
-            return full;
+            return k.park_locked ? parkable : full;
         k.free--;
         return taken;
     }
@@ -236,27 +239,32 @@ public:
 private:
     struct Key {
         int64 free = 0;
-        TimestampTz until = 0;
+        TimestampTz until = 0;  // 0: no holder's lease or ttl ends (or this call filled the key)
         bool busy = false;
+        bool park_locked = false;
     };
 
-    static Key count(const std::string &key, TimestampTz now)
+    Key count(const std::string &key, TimestampTz now)
     {
         if (IsolationUsesXactSnapshot())
             throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                         "baton: claiming jobs with a concurrency_key needs READ COMMITTED isolation");
         int len = static_cast<int>(key.size());
         if (!semaphore::try_guard(key.data(), len))
-            return {0, 0, true};
+            return {0, 0, true, false};
+        // The parking lock before the count: a slot freed after the count
+        // then wakes whatever this call parks (see semaphore.hpp).
+        bool park_locked = parks_ && semaphore::try_park_lock(key.data(), len);
         Datum key_text = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(key.data(), len)); });
         semaphore::Slots s = semaphore::free_slots(key_text, now);
         // A full key decides nothing: held to commit, the guards of every
         // busy key passed would fill the lock table.
         if (s.free == 0)
             semaphore::release_guard(key.data(), len);
-        return {s.free, s.until, false};
+        return {s.free, s.until, false, park_locked};
     }
 
+    bool parks_;
     std::map<std::string, Key> keys_;
 };
 
@@ -318,7 +326,8 @@ void set_outcome(Claim &cl, rows::Values &v, const Candidate &cand, Outcome o, T
 
 // Decides for one candidate and writes its new version, locking exactly the
 // version seen without waiting: a job another transaction holds or changed
-// is passed over. Returns true when it was claimed.
+// is passed over (a version a row trigger refused to change stays locked).
+// Returns true when it was claimed.
 bool try_candidate(Claim &cl, const Candidate &cand, rows::Row seen)
 {
     // A claim that would exceed max_attempts makes the job dead instead.
@@ -327,11 +336,13 @@ bool try_candidate(Claim &cl, const Candidate &cand, rows::Row seen)
     bool keyed = o == Outcome::claimed && cand.has_key;
     if (keyed) {
         Slots::Answer a = cl.slots.take(cand.key, cl.now, &until);
-        if (a == Slots::full && !cand.running && cl.jobs.parks() &&
-            semaphore::try_park_lock(cand.key.data(), static_cast<int>(cand.key.size())))
+        if (a == Slots::parkable && !cand.running)
             o = Outcome::parked;
         else if (a != Slots::taken)
             return false;  // decided by another claimer, an expired lease, or a wake under way: left as it is
+        // Filled by this very call: a slot frees when its leases end.
+        if (o == Outcome::parked && until == 0)
+            until = DatumGetTimestampTz(cl.expires);
     }
     rows::Values v = cl.jobs.values_of(seen);
     set_outcome(cl, v, cand, o, until);
@@ -355,7 +366,8 @@ namespace baton::jobs {
 
 // Each candidate is locked without waiting, and only in the version the
 // scan saw (a fencing token drawn for a job passed over is never used), so
-// claim never waits for a row and never locks one it does not write.
+// claim never waits for a row and never locks one it does not write (or
+// that a row trigger refused to change).
 void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease,
                 Datum lease)
 {
@@ -367,7 +379,7 @@ void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum work
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);
     });
     Claim cl{jobs, rsinfo, worker, expires, now, rows::text_datum("lease expired on the last attempt"),
-             jobs::tokens(), {}};
+             jobs::tokens(), Slots(jobs.parks())};
     Candidates candidates(jobs, queue, now);
     Candidate cand;
     rows::Row seen{};

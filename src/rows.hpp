@@ -157,10 +157,10 @@ public:
     // `values`, but only if it is still the newest version: TM_Ok when it
     // was replaced; TM_Updated, TM_Deleted or TM_SelfModified when a newer
     // version exists; TM_WouldBlock when another transaction holds it and
-    // `wait` is LockWaitSkip (the version is then left locked by this
-    // transaction only if TM_Ok). It waits for such a holder with
-    // LockWaitBlock. TM_Invisible when a BEFORE UPDATE row trigger skipped
-    // the update. Nothing is written unless TM_Ok.
+    // `wait` is LockWaitSkip. It waits for such a holder with LockWaitBlock.
+    // TM_Invisible when a BEFORE UPDATE row trigger skipped the update (the
+    // version stays locked by this transaction). Nothing is written unless
+    // TM_Ok.
     TM_Result update(Row seen, const Values &values, LockWaitPolicy wait);
 
     // Frees what values_of() and update() allocated for the last row.

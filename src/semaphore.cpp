@@ -79,15 +79,39 @@ bool try_park_lock(const char *key, int len)
     return keylock::try_acquire(park_tag(key, len), ShareLock);
 }
 
+// Whether this transaction has parked jobs (holds a parking lock shared).
+static bool parking_here()
+{
+    for (uint32 k = 0; k < parking_locks; k++) {
+        LOCKTAG t = keylock::tag(keylock::Space::parking, "", 0);
+        t.locktag_field2 = 0;
+        t.locktag_field3 = k;
+        if (pg::call([&] { return LockHeldByMe(&t, ShareLock); }))
+            return true;
+    }
+    return false;
+}
+
 void wake(Datum key_text, int64 n)
 {
     if (n <= 0 || !jobs::parking_installed())
         return;
     text *k = pg::call([key_text] { return DatumGetTextPP(key_text); });
+    LOCKTAG tag = park_tag(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
     // Wakers do not exclude each other (RowExclusiveLock does not conflict
-    // with itself); they wait for claims parking under ShareLock.
-    keylock::acquire(park_tag(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k)), RowExclusiveLock);
-    spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)));
+    // with itself); they wait for claims parking under ShareLock. One that
+    // parked jobs itself, earlier in its transaction, must not wait (two
+    // such transactions could wait for each other): if a claim is parking
+    // under the lock right now, that claim's jobs wait for their time.
+    if (parking_here()) {
+        if (!keylock::try_acquire(tag, RowExclusiveLock))
+            return;
+    } else {
+        keylock::acquire(tag, RowExclusiveLock);
+    }
+    // In the newest snapshot, not a REPEATABLE READ transaction's own: a
+    // park committed after that snapshot must be seen.
+    spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)), spi::In::latest_snapshot);
 }
 
 } // namespace baton::semaphore

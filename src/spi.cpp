@@ -4,6 +4,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 }
 
 namespace baton::spi {
@@ -38,7 +39,7 @@ static void prepare(Statement &stmt)
     stmt.plan = plan;
 }
 
-uint64 exec(Statement &stmt, const Args &args)
+uint64 exec(Statement &stmt, const Args &args, In snapshot)
 {
     if (args.count != stmt.nargs)
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: statement takes %d arguments, got %d",
@@ -46,8 +47,11 @@ uint64 exec(Statement &stmt, const Args &args)
     if (stmt.plan == nullptr)
         prepare(stmt);
     int rc = pg::call([&] {
-        return SPI_execute_plan(stmt.plan, const_cast<Datum *>(args.values), args.nulls,
-                                false, 0);
+        Datum *values = const_cast<Datum *>(args.values);
+        if (snapshot == In::latest_snapshot)
+            return SPI_execute_snapshot(stmt.plan, values, args.nulls, GetLatestSnapshot(), InvalidSnapshot, false,
+                                        true, 0);
+        return SPI_execute_plan(stmt.plan, values, args.nulls, false, 0);
     });
     if (rc < 0)
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: statement failed: %s", SPI_result_code_string(rc));

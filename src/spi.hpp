@@ -46,8 +46,12 @@ struct Args {
 void connect();
 void finish();
 
+// Which snapshot a statement runs in: the transaction's usual one, or the
+// newest (even under REPEATABLE READ), as PostgreSQL's RI triggers do.
+enum class In { usual_snapshot, latest_snapshot };
+
 // Runs the statement; returns the number of rows processed or returned.
-uint64 exec(Statement &stmt, const Args &args);
+uint64 exec(Statement &stmt, const Args &args, In snapshot = In::usual_snapshot);
 
 // Column `col` (0-based) of row `row` of the last result.
 Datum value(uint64 row, int col, bool *isnull);
