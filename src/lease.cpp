@@ -27,23 +27,26 @@ namespace {
     "                            THEN " now " + " lease                                \
     "                            ELSE least(j.reclaim_after, " now " + " lease ") END"
 
-// Rows locked in ascending id order, like every multi-row lock in baton. The
-// lease is checked again, with the clock read after the locks are held:
-// a heartbeat that waited for a row must not revive a lease that expired
-// meanwhile (its slot may have gone to someone else).
+// Rows locked in ascending id order, like every multi-row lock in baton,
+// first; then the leases are checked and extended with the clock read after
+// the locks are held: a heartbeat that waited for a row must not revive a
+// lease that expired meanwhile (its slot may have gone to someone else).
+// extend_worker locks the same rows again (already this transaction's: no
+// wait, nothing written) and any that became the worker's since.
 spi::Statement lock_worker{
-    "SELECT id FROM baton._jobs"
-    " WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
-    " ORDER BY id FOR NO KEY UPDATE",
+    "SELECT count(*) FROM (SELECT 1 FROM baton._jobs"
+    "                       WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
+    "                       ORDER BY id FOR NO KEY UPDATE) s",
     2, {TEXTOID, TIMESTAMPTZOID}, nullptr};
 
 spi::Statement extend_worker{
     "UPDATE baton._jobs j" EXTEND("$2", "coalesce($3, q.lease)")
-    "  FROM baton._queues q"
-    " WHERE j.id = ANY ($4) AND j.worker = $1 AND j.state = 'running'"
-    "   AND j.lease_expires_at > $2 AND q.queue = j.queue"
+    "  FROM (SELECT id, queue FROM baton._jobs"
+    "         WHERE worker = $1 AND state = 'running' AND lease_expires_at > $2"
+    "         ORDER BY id FOR NO KEY UPDATE) s, baton._queues q"
+    " WHERE j.id = s.id AND j.queue = s.queue AND q.queue = j.queue"
     " RETURNING j.id, j.lease_token, j.lease_expires_at",
-    4, {TEXTOID, TIMESTAMPTZOID, INTERVALOID, INT8ARRAYOID}, nullptr};
+    3, {TEXTOID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
 
 // Lock first, by token only: a renew racing a takeover waits for it and
 // then finds the token gone. The expiry is checked once the lock is held.
@@ -62,18 +65,6 @@ spi::Statement extend_one{
 
 } // namespace
 
-// Locks the worker's unexpired jobs; their ids as an int8[], or 0 if none.
-static Datum locked_jobs(Datum worker)
-{
-    uint64 n = spi::exec(lock_worker, spi::Args().add(worker).add(TimestampTzGetDatum(jobs::clock())));
-    if (n == 0)
-        return 0;
-    std::vector<Datum> ids(n);
-    for (uint64 r = 0; r < n; r++)
-        ids[r] = spi::value(r, 0);
-    return spi::array(INT8OID, ids, std::vector<bool>(n, false));
-}
-
 BATON_FUNCTION(baton_heartbeat)
 {
     Datum worker = args::key(fcinfo, 0, "worker");
@@ -84,14 +75,13 @@ BATON_FUNCTION(baton_heartbeat)
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
     spi::connect();
-    Datum locked_ids = locked_jobs(worker);
-    uint64 rows = 0;
-    if (locked_ids != 0)
+    spi::exec(lock_worker, spi::Args().add(worker).add(TimestampTzGetDatum(jobs::clock())));
+    uint64 rows = DatumGetInt64(spi::value(0, 0));
+    if (rows > 0)
         rows = spi::exec(extend_worker, spi::Args()
                                             .add(worker)
                                             .add(TimestampTzGetDatum(jobs::clock()))
-                                            .add_maybe(!has_lease, lease)
-                                            .add(locked_ids));
+                                            .add_maybe(!has_lease, lease));
     for (uint64 r = 0; r < rows; r++) {
         Datum values[3] = {spi::value(r, 0), spi::value(r, 1), spi::value(r, 2)};
         bool nulls[3] = {false, false, false};
