@@ -73,6 +73,18 @@ SELECT count(*) FROM (SELECT baton.enqueue('later', '{}') FROM generate_series(1
 SELECT least(claim_reads('later', '_jobs_ready'), claim_reads('later', '_jobs_ready'),
              claim_reads('later', '_jobs_ready')) < 10 AS few_ready_entries_read;
 SELECT baton.drop_queue('later', force => true);
+-- Skipping what is not due keeps the claim order among what is.
+SELECT baton.create_queue('order');
+SELECT count(*) FROM baton.enqueue_batch('order', jsonb_build_array(
+    jsonb_build_object('payload', 'p100-later', 'priority', 100, 'run_at', (now() + interval '1 hour')::text),
+    jsonb_build_object('payload', 'p100-due', 'priority', 100),
+    jsonb_build_object('payload', 'p50-later', 'priority', 50, 'run_at', (now() + interval '1 hour')::text),
+    jsonb_build_object('payload', 'p50-due-1', 'priority', 50, 'run_at', (now() - interval '1 minute')::text),
+    jsonb_build_object('payload', 'p50-due-2', 'priority', 50),
+    jsonb_build_object('payload', 'p7-later', 'priority', 7, 'run_at', (now() + interval '1 hour')::text),
+    jsonb_build_object('payload', 'p-3-due', 'priority', -3)));
+SELECT string_agg(payload #>> '{}', ' ') AS claim_order FROM baton.claim('order', 'w', 10);
+SELECT baton.drop_queue('order', force => true);
 
 -- 3. 300 running jobs whose first lease would have passed, kept alive by a
 -- heartbeat: a claim does not read them as possibly expired.

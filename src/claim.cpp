@@ -106,14 +106,11 @@ std::vector<Candidate> due_again(rows::Jobs &jobs, Datum queue, TimestampTz now)
     return out;
 }
 
-// Ready jobs of a queue due now, read one at a time in claim order, one
-// priority at a time: jobs of a priority not due yet end that priority's
-// scan instead of being walked.
+// Ready jobs of a queue due now, read one at a time in claim order.
 class ReadyJobs {
 public:
-    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), queue_(queue), now_(now)
+    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), scan_(jobs.ready(queue, now)), now_(now)
     {
-        open_ = open_priority(false, 0);
         advance();
     }
     const Candidate *head() const { return has_ ? &head_ : nullptr; }
@@ -121,47 +118,24 @@ public:
     void advance()
     {
         const rows::Columns &c = jobs_.col();
-        for (uint64 seen = 1; open_; seen++) {
+        for (uint64 seen = 1; (has_ = scan_.next()); seen++) {
             check_interrupts_every(seen);
-            if (!scan_.next()) {
-                scan_.end();
-                open_ = open_priority(true, priority_);
-                continue;
-            }
             // The index holds every version that was ready once; the one
             // this snapshot sees must still be, and not parked.
             rows::Row r = scan_.row();
             if (r.text_is(c.state, "ready") && r.timestamp(c.run_at) <= now_ &&
                 (!jobs_.parks() || r.is_null(c.blocked_until))) {
                 head_ = candidate(r, c, false);
-                has_ = true;
                 return;
             }
         }
-        has_ = false;
     }
-    void end()
-    {
-        if (open_)
-            scan_.end();
-        open_ = false;
-    }
+    void end() { scan_.end(); }
 
 private:
-    bool open_priority(bool below, int32 than)
-    {
-        if (!jobs_.next_priority(queue_, below, than, &priority_))
-            return false;
-        scan_ = jobs_.ready(queue_, priority_, now_);
-        return true;
-    }
-
     rows::Jobs &jobs_;
-    Datum queue_;
-    TimestampTz now_;
     rows::Jobs::Scan scan_;
-    int32 priority_ = 0;
-    bool open_ = false;
+    TimestampTz now_;
     bool has_ = false;
     Candidate head_;
 };

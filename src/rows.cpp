@@ -296,48 +296,42 @@ Jobs::Scan Jobs::queue_scan(int which, AttrNumber time_col, Datum queue, Timesta
     return s;
 }
 
-// _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready' ...:
-// with all three keys required, the scan ends at the first job of the
-// priority that is not due yet.
-Jobs::Scan Jobs::ready(Datum queue, int32 priority, TimestampTz now)
+// _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready' ...,
+// read with two keys, queue = and priority < a bound (none at first, so
+// INT_MAX + 1 would do: priority <= INT_MAX), entries with their values.
+static void ready_keys(ScanKeyData *out, Relation index, Datum queue, bool below, int32 than)
 {
-    Key keys[3] = {
-        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
-        {2, BTEqualStrategyNumber, InvalidOid, F_INT4EQ, Int32GetDatum(priority)},
-        {3, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
-    };
+    ScanKeyEntryInitialize(&out[0], 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
+                           queue);
+    if (below)
+        ScanKeyEntryInitialize(&out[1], 0, 2, BTLessStrategyNumber, InvalidOid, InvalidOid, F_INT4LT,
+                               Int32GetDatum(than));
+    else
+        ScanKeyEntryInitialize(&out[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid, F_INT4LE,
+                               Int32GetDatum(PG_INT32_MAX));
+}
+
+Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+{
+    Relation idx = index_[ready_index];
     Scan s;
     s.jobs_ = this;
-    s.scan_ = begin(ready_index, keys, 3);
+    s.skips_future_ = true;
+    s.queue_ = queue;
+    s.now_ = now;
+    s.scan_ = pg::call([&] {
+        if (scan_slot_[ready_index] == nullptr)
+            scan_slot_[ready_index] = table_slot_create(rel_, &estate_->es_tupleTable);
+        ScanKeyData keys[2];
+        ready_keys(keys, idx, queue, false, 0);
+        IndexScanDesc scan = index_beginscan(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 2, 0);
+        scan->xs_want_itup = true;
+        index_rescan(scan, keys, 2, nullptr, 0);
+        return scan;
+    });
     s.slot_ = scan_slot_[ready_index];
     open_scans_++;
     return s;
-}
-
-// One descent of _jobs_ready, reading the index entry only: a dead entry
-// names a priority as well as a live one (its group may then be empty).
-bool Jobs::next_priority(Datum queue, bool below, int32 than, int32 *priority)
-{
-    Key keys[2] = {
-        {1, BTEqualStrategyNumber, index_[ready_index]->rd_indcollation[0], F_TEXTEQ, queue},
-        {2, BTLessStrategyNumber, InvalidOid, F_INT4LT, Int32GetDatum(than)},
-    };
-    int nkeys = below ? 2 : 1;
-    Relation idx = index_[ready_index];
-    return pg::call([&] {
-        ScanKeyData scankeys[2];
-        init_keys(scankeys, keys, nkeys);
-        IndexScanDesc scan = index_beginscan(rel_, idx, GetActiveSnapshot(), nkeys, 0);
-        scan->xs_want_itup = true;
-        index_rescan(scan, scankeys, nkeys, nullptr, 0);
-        bool found = index_getnext_tid(scan, ForwardScanDirection) != nullptr;
-        if (found) {
-            bool isnull;
-            *priority = DatumGetInt32(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
-        }
-        index_endscan(scan);
-        return found;
-    });
 }
 
 Jobs::Scan Jobs::blocked(Datum queue, TimestampTz now)
@@ -418,11 +412,42 @@ bool Jobs::queue_lease(Datum queue, Datum *lease)
 
 bool Jobs::Scan::next()
 {
+    if (skips_future_)
+        return next_due();
     return pg::call([this] {
         if (!index_getnext_slot(scan_, ForwardScanDirection, slot_))
             return false;
         slot_getallattrs(slot_);
         return true;
+    });
+}
+
+// index_getnext_slot, but each entry is read first (xs_itup): one whose
+// run_at is after now_ sends the scan to the next lower priority.
+bool Jobs::Scan::next_due()
+{
+    return pg::call([this] {
+        for (;;) {
+            if (!scan_->xs_heap_continue) {
+                if (index_getnext_tid(scan_, ForwardScanDirection) == nullptr)
+                    return false;
+                bool isnull;
+                TimestampTz run_at =
+                    DatumGetTimestampTz(index_getattr(scan_->xs_itup, 3, scan_->xs_itupdesc, &isnull));
+                if (run_at > now_) {
+                    int32 priority = DatumGetInt32(index_getattr(scan_->xs_itup, 2, scan_->xs_itupdesc, &isnull));
+                    ScanKeyData keys[2];
+                    ready_keys(keys, scan_->indexRelation, queue_, true, priority);
+                    index_rescan(scan_, keys, 2, nullptr, 0);
+                    CHECK_FOR_INTERRUPTS();
+                    continue;
+                }
+            }
+            if (index_fetch_heap(scan_, slot_)) {
+                slot_getallattrs(slot_);
+                return true;
+            }
+        }
     });
 }
 

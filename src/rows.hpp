@@ -111,10 +111,9 @@ public:
     // does not exist.
     bool queue_lease(Datum queue, Datum *lease);
 
-    // An index scan in the current snapshot: ready jobs of a queue and a
-    // priority due at `now`, in claim order (ready()), or running jobs of a
-    // queue whose reclaim_after has passed (expiring()). One scan of each
-    // kind at a time.
+    // An index scan in the current snapshot: ready jobs of a queue due at
+    // `now` (ready()), running jobs of a queue whose reclaim_after has passed
+    // (expiring()). One scan of each kind at a time.
     class Scan {
     public:
         // The next visible row, or false at the end.
@@ -124,19 +123,23 @@ public:
 
     private:
         friend class Jobs;
+        bool next_due();
         Jobs *jobs_ = nullptr;
         IndexScanDesc scan_ = nullptr;
         TupleTableSlot *slot_ = nullptr;
+        bool skips_future_ = false;  // ready(): see there
+        Datum queue_ = 0;
+        TimestampTz now_ = 0;
     };
-    Scan ready(Datum queue, int32 priority, TimestampTz now);
+    // Ready jobs of a queue due at `now`, in claim order. The scan reads each
+    // index entry before the row it points to: an entry not due yet ends its
+    // priority (the rest of it is later still), and the scan goes on with the
+    // next lower priority by a new descent, so jobs scheduled for later are
+    // never walked, whatever their number or priority.
+    Scan ready(Datum queue, TimestampTz now);
     Scan expiring(Datum queue, TimestampTz now);
     // Ready jobs of a queue parked until a time that has come (parks()).
     Scan blocked(Datum queue, TimestampTz now);
-
-    // The highest priority below `than` (or any, unless `below`) that the
-    // ready jobs of a queue have, from the index alone: the ready scan reads
-    // one priority at a time, so jobs not due yet are never walked.
-    bool next_priority(Datum queue, bool below, int32 than, int32 *priority);
 
     // Whether claims park keyed jobs whose key is full (0.2.0 and later).
     bool parks() const { return col_.blocked_until >= 0; }
