@@ -7,9 +7,14 @@
 # source apt knows of that can be downloaded. Progress goes to stderr, the
 # prefix alone to stdout.
 set -euo pipefail
+# Called from `make test`: PostgreSQL's build makes its generated headers
+# (utils/errcodes.h...) only when it is the top-level make.
+unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
 CACHE=/var/cache/baton
 DEB_SRC=/etc/apt/sources.list.d/baton-src.sources
-BUILD_PACKAGES="dpkg-dev gcc make bison flex zlib1g-dev postgresql-15-pgtap"
+BUILD_PACKAGES="dpkg-dev gcc make bison flex zlib1g-dev libicu-dev pkg-config postgresql-15-pgtap"
+CONTRIB="hstore citext"
+RECIPE=3  # raise it when the build changes: cached builds of older recipes are redone
 
 say() { echo "baton cassert: $*" >&2; }
 
@@ -27,10 +32,11 @@ build() {  # build VERSION into PREFIX; the source is already in the current dir
   ((${#missing[@]} == 0)) || step env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   step dpkg-source -x postgresql-15_*.dsc src
   cd src
-  step ./configure --prefix="$PREFIX" --enable-cassert --enable-debug --without-readline
+  step ./configure --prefix="$PREFIX" --enable-cassert --enable-debug --with-icu --without-readline
   step nice make -j2
   step make install
   step make -C src/test/isolation install  # pg_isolation_regress, isolationtester
+  for m in $CONTRIB; do step make -C "contrib/$m" install; done  # types the tests use
   # pgTAP is plain SQL: Debian's files serve any 15.
   cp /usr/share/postgresql/15/extension/pgtap* "$("$PREFIX/bin/pg_config" --sharedir)/extension/"
   chmod -R a+rX "$CACHE"  # the server runs as postgres
@@ -50,7 +56,7 @@ for version in $versions; do
   # "postgres" in the prefix keeps every directory under it: without it,
   # Debian's 50-per-version-dirs patch installs libraries into Debian's own
   # /usr/lib/postgresql/15/lib.
-  PREFIX=$CACHE/postgresql-15-cassert-$version
+  PREFIX=$CACHE/postgresql-15-cassert-$version-r$RECIPE
   if [ ! -f "$PREFIX/.complete" ]; then
     [ "$(id -u)" = 0 ] || continue
     mkdir -p "$CACHE"
