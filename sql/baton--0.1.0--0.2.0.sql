@@ -102,19 +102,20 @@ BEGIN
     RETURN true;
 END $$;
 
+-- The key rule of the C++ functions (src/args.cpp), for set_limit.
+CREATE FUNCTION baton._check_key(key text)
+RETURNS void
+LANGUAGE c IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_check_key';
+REVOKE ALL ON FUNCTION baton._check_key(text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION baton.set_limit(key text, slots int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF key IS NULL THEN
-        RAISE EXCEPTION 'baton: key must not be NULL' USING ERRCODE = '22004';
-    END IF;
+    PERFORM baton._check_key(key);
     IF slots IS NULL THEN
         RAISE EXCEPTION 'baton: slots must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    IF octet_length(key) NOT BETWEEN 1 AND 512 THEN
-        RAISE EXCEPTION 'baton: key must be 1 to 512 bytes long, got %', octet_length(key)
-            USING ERRCODE = '22023';
     END IF;
     IF slots < 0 THEN
         RAISE EXCEPTION 'baton: slots must not be negative, got %', slots USING ERRCODE = '22023';

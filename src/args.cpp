@@ -1,4 +1,5 @@
 #include "args.hpp"
+#include "interrupts.hpp"
 
 extern "C" {
 #include "datatype/timestamp.h"
@@ -9,7 +10,6 @@ extern "C" {
 
 namespace baton::args {
 
-constexpr int max_key_bytes = 512;
 constexpr int max_queue_chars = 63;
 
 bool is_null(FunctionCallInfo fcinfo, int i)
@@ -47,13 +47,17 @@ Datum queue(FunctionCallInfo fcinfo, int i, const char *name)
     return PointerGetDatum(t);
 }
 
+void check_key_length(const char *what, int len)
+{
+    if (len < 1 || len > max_key_bytes)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must be 1 to %d bytes long, got %d", what,
+                    max_key_bytes, len);
+}
+
 static Datum checked_key(FunctionCallInfo fcinfo, int i, const char *name)
 {
     text *t = detoasted(fcinfo, i);
-    int len = VARSIZE_ANY_EXHDR(t);
-    if (len < 1 || len > max_key_bytes)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "baton: %s must be 1 to %d bytes long, got %d", name, max_key_bytes, len);
+    check_key_length(name, VARSIZE_ANY_EXHDR(t));
     return PointerGetDatum(t);
 }
 
@@ -88,12 +92,15 @@ int32 int4_or(FunctionCallInfo fcinfo, int i, const char *name, int32 dflt, int3
     return v;
 }
 
+__int128 span_us(const Interval *iv, int month_days, int day_hours)
+{
+    return static_cast<__int128>(iv->time) + static_cast<__int128>(iv->day) * day_hours * USECS_PER_HOUR +
+           static_cast<__int128>(iv->month) * month_days * USECS_PER_DAY;
+}
+
 __int128 shortest_span_us(const Interval *iv)
 {
-    __int128 month_days = iv->month > 0 ? 28 : 31;
-    __int128 day_us = (iv->day > 0 ? 23 : 25) * USECS_PER_HOUR;
-    return static_cast<__int128>(iv->time) + static_cast<__int128>(iv->day) * day_us +
-           static_cast<__int128>(iv->month) * month_days * USECS_PER_DAY;
+    return span_us(iv, iv->month > 0 ? 28 : 31, iv->day > 0 ? 23 : 25);
 }
 
 void check_interval(const Interval *iv, const char *name, Sign sign)
@@ -141,8 +148,7 @@ bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemty
     });
     out->reserve(count);
     for (int k = 0; k < count; k++) {
-        if (k % 4096 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(k);
         if (nulls[k])
             throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
         out->push_back(elems[k]);
@@ -181,5 +187,12 @@ BATON_FUNCTION(baton_check_interval)
     bool positive = !args::is_null(fcinfo, 2) && PG_GETARG_BOOL(2);
     args::check_interval(PG_GETARG_INTERVAL_P(1), name ? name : "interval",
                          positive ? args::Sign::positive : args::Sign::non_negative);
+    PG_RETURN_VOID();
+}
+
+// set_limit (SQL) checks its key with the same rule: baton._check_key(key).
+BATON_FUNCTION(baton_check_key)
+{
+    (void) args::key(fcinfo, 0, "key");
     PG_RETURN_VOID();
 }

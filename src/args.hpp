@@ -18,7 +18,12 @@ bool is_null(FunctionCallInfo fcinfo, int i);
 // A required text argument, checked as a queue name; returns the Datum.
 Datum queue(FunctionCallInfo fcinfo, int i, const char *name = "queue");
 
-// A key or worker/owner name: non-empty, at most 512 bytes. Required.
+// Keys (unique, concurrency, semaphore, lock keys) and worker/owner names
+// are 1 to max_key_bytes bytes long; `what` names the value in the error.
+constexpr int max_key_bytes = 512;
+void check_key_length(const char *what, int len);
+
+// A key or worker/owner name argument, checked. Required.
 Datum key(FunctionCallInfo fcinfo, int i, const char *name);
 
 // Like key(), but NULL is allowed: returns false when NULL.
@@ -38,6 +43,10 @@ enum class Sign { positive, non_negative };
 // (a daylight-saving change). '-1 year 361 days' is negative, '1 month
 // -30 days' may be either (refused), '1 day -1 hour' is positive.
 __int128 shortest_span_us(const Interval *iv);
+// The span of an interval in microseconds, counting each month and day as
+// given (shortest_span_us; lock timeouts count 30 and 24), in 128 bits so
+// that no interval overflows.
+__int128 span_us(const Interval *iv, int month_days, int day_hours);
 void check_interval(const Interval *iv, const char *name, Sign sign);
 
 // An interval argument whose NULL means "the default": returns false then.

@@ -1,5 +1,4 @@
-// claim: take up to n due jobs without ever waiting on a row another
-// transaction holds, and give each a lease with a new fencing token.
+// claim: how candidates are chosen and taken.
 //
 // A job with a concurrency_key also needs a free slot of that key's
 // semaphore. Slot decisions for a key are serialized by a transaction-scoped
@@ -7,14 +6,15 @@
 // for); the slot count runs after the guard is held, in a statement whose
 // snapshot therefore sees every earlier claimer's commit. A candidate seen
 // in an older snapshot is only taken if it is still the version seen (see
-// claim_into), so a job claimed meanwhile is never counted twice.
+// claim::into), so a job claimed meanwhile is never counted twice.
 //
 // A ready job whose key is full is parked (blocked_until): it leaves the
 // ready index, so later claims do not walk it, until a slot of its key
 // frees (semaphore::wake) or the moment one may free by itself passes.
+#include "claim.hpp"
 #include "args.hpp"
-#include "jobs.hpp"
-#include "rows.hpp"
+#include "clock.hpp"
+#include "interrupts.hpp"
 #include "semaphore.hpp"
 #include "spi.hpp"
 
@@ -25,10 +25,7 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
-#include "utils/tuplestore.h"
 }
 
 namespace baton {
@@ -70,19 +67,13 @@ Candidate candidate(rows::Row r, const rows::Columns &c, bool running)
     return out;
 }
 
-void check_interrupts_every(uint64 seen)
-{
-    if (seen % 1024 == 0)
-        pg::call([] { CHECK_FOR_INTERRUPTS(); });
-}
-
 // Jobs due again, sorted in claim order: running jobs whose lease has
 // passed, and ready jobs parked until a moment that has come.
-std::vector<Candidate> due_again(rows::Jobs &jobs, Datum queue, TimestampTz now)
+std::vector<Candidate> due_again(rows::JobTable &table, Datum queue, TimestampTz now)
 {
-    const rows::Columns &c = jobs.col();
+    const rows::Columns &c = table.col();
     std::vector<Candidate> out;
-    rows::Jobs::Scan scan = jobs.expiring(queue, now);
+    rows::JobTable::Scan scan = table.expiring(queue, now);
     for (uint64 seen = 1; scan.next(); seen++) {
         check_interrupts_every(seen);
         rows::Row r = scan.row();
@@ -91,8 +82,8 @@ std::vector<Candidate> due_again(rows::Jobs &jobs, Datum queue, TimestampTz now)
             out.push_back(candidate(r, c, true));
     }
     scan.end();
-    if (jobs.parks()) {
-        scan = jobs.blocked(queue, now);
+    if (table.parks()) {
+        scan = table.blocked(queue, now);
         for (uint64 seen = 1; scan.next(); seen++) {
             check_interrupts_every(seen);
             rows::Row r = scan.row();
@@ -109,7 +100,7 @@ std::vector<Candidate> due_again(rows::Jobs &jobs, Datum queue, TimestampTz now)
 // Ready jobs of a queue due now, read one at a time in claim order.
 class ReadyJobs {
 public:
-    ReadyJobs(rows::Jobs &jobs, Datum queue, TimestampTz now) : jobs_(jobs), scan_(jobs.ready(queue, now)), now_(now)
+    ReadyJobs(rows::JobTable &table, Datum queue, TimestampTz now) : table_(table), scan_(table.ready(queue, now)), now_(now)
     {
         advance();
     }
@@ -117,14 +108,14 @@ public:
     rows::Row row() const { return scan_.row(); }  // the head's version
     void advance()
     {
-        const rows::Columns &c = jobs_.col();
+        const rows::Columns &c = table_.col();
         for (uint64 seen = 1; (has_ = scan_.next()); seen++) {
             check_interrupts_every(seen);
             // The index holds every version that was ready once; the one
             // this snapshot sees must still be, and not parked.
             rows::Row r = scan_.row();
             if (r.text_is(c.state, "ready") && r.timestamp(c.run_at) <= now_ &&
-                (!jobs_.parks() || r.is_null(c.blocked_until))) {
+                (!table_.parks() || r.is_null(c.blocked_until))) {
                 head_ = candidate(r, c, false);
                 return;
             }
@@ -133,8 +124,8 @@ public:
     void end() { scan_.end(); }
 
 private:
-    rows::Jobs &jobs_;
-    rows::Jobs::Scan scan_;
+    rows::JobTable &table_;
+    rows::JobTable::Scan scan_;
     TimestampTz now_;
     bool has_ = false;
     Candidate head_;
@@ -144,8 +135,8 @@ private:
 // lazily) merged with the jobs due again (read at once).
 class Candidates {
 public:
-    Candidates(rows::Jobs &jobs, Datum queue, TimestampTz now)
-        : jobs_(jobs), again_(due_again(jobs, queue, now)), ready_(jobs, queue, now)
+    Candidates(rows::JobTable &table, Datum queue, TimestampTz now)
+        : table_(table), again_(due_again(table, queue, now)), ready_(table, queue, now)
     {
     }
     // The next candidate and the version its scan saw; false at the end.
@@ -165,8 +156,8 @@ public:
             if (next_again_ == again_.size())
                 return false;
             *out = again_[next_again_++];
-            if (jobs_.fetch(out->tid)) {  // still visible in this snapshot
-                *seen = jobs_.fetched();
+            if (table_.fetch(out->tid)) {  // still visible in this snapshot
+                *seen = table_.fetched();
                 return true;
             }
         }
@@ -174,7 +165,7 @@ public:
     void end() { ready_.end(); }
 
 private:
-    rows::Jobs &jobs_;
+    rows::JobTable &table_;
     std::vector<Candidate> again_;
     size_t next_again_ = 0;
     ReadyJobs ready_;
@@ -244,20 +235,20 @@ private:
 
 // What one claim call needs besides the candidates.
 struct Claim {
-    rows::Jobs &jobs;
-    ReturnSetInfo *rsinfo;
+    rows::JobTable &table;
+    ResultRows &result;
     Datum worker;
     Datum expires;
     TimestampTz now;
     Datum last_attempt;  // the error of a job buried at its last attempt
-    jobs::Sequence tokens;
+    Sequence tokens;
     Slots slots;
 };
 
 // Returns the claimed job to the caller (baton.claimed_job).
 void emit(Claim &cl, const rows::Values &v)
 {
-    const rows::Columns &c = cl.jobs.col();
+    const rows::Columns &c = cl.table.col();
     const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
                                            c.lease_expires_at, c.priority, c.unique_key,
                                            c.concurrency_key, c.enqueued_at};
@@ -267,7 +258,7 @@ void emit(Claim &cl, const rows::Values &v)
         values[k] = v.value(cols[k]);
         nulls[k] = v.is_null(cols[k]);
     }
-    pg::call([&] { tuplestore_putvalues(cl.rsinfo->setResult, cl.rsinfo->setDesc, values, nulls); });
+    cl.result.add(values, nulls);
 }
 
 // The new version of a candidate: claimed, buried at its last attempt, or
@@ -276,20 +267,20 @@ enum class Outcome { claimed, buried, parked, passed };
 
 void set_outcome(Claim &cl, rows::Values &v, const Candidate &cand, Outcome o, TimestampTz until)
 {
-    const rows::Columns &c = cl.jobs.col();
+    const rows::Columns &c = cl.table.col();
     if (o == Outcome::parked) {
         v.set(c.blocked_until, TimestampTzGetDatum(until));
         return;
     }
-    if (cl.jobs.parks())
+    if (cl.table.parks())
         v.set_null(c.blocked_until);
     if (o == Outcome::buried) {
-        v.set(c.state, cl.jobs.dead()).set(c.finished_at, TimestampTzGetDatum(cl.now));
+        v.set(c.state, cl.table.dead()).set(c.finished_at, TimestampTzGetDatum(cl.now));
         if (v.is_null(c.error))
             v.set(c.error, cl.last_attempt);
         return;
     }
-    v.set(c.state, cl.jobs.running())
+    v.set(c.state, cl.table.running())
         .set(c.attempt, Int32GetDatum(cand.attempt + 1))
         .set(c.lease_token, Int64GetDatum(cl.tokens.next()))
         .set(c.lease_expires_at, cl.expires)
@@ -318,16 +309,16 @@ bool try_candidate(Claim &cl, const Candidate &cand, rows::Row seen)
         if (o == Outcome::parked && until == 0)
             until = DatumGetTimestampTz(cl.expires);
     }
-    rows::Values v = cl.jobs.values_of(seen);
+    rows::Values v = cl.table.values_of(seen);
     set_outcome(cl, v, cand, o, until);
-    TM_Result r = cl.jobs.update(seen, v, LockWaitSkip);
+    TM_Result r = cl.table.update(seen, v, LockWaitSkip);
     if (r == TM_Ok && o == Outcome::claimed)
         emit(cl, v);
-    cl.jobs.next_row();
+    cl.table.next_row();
     // Under REPEATABLE READ a changed job fails the call, as PostgreSQL's
     // own SKIP LOCKED does there.
     if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
-        throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE, "baton: could not serialize access due to concurrent update");
+        rows::serialization_failure();
     if (r != TM_Ok && keyed && o == Outcome::claimed)
         cl.slots.give_back(cand.key);
     return r == TM_Ok && o == Outcome::claimed;
@@ -336,50 +327,11 @@ bool try_candidate(Claim &cl, const Candidate &cand, rows::Row seen)
 } // namespace
 } // namespace baton
 
-namespace baton::jobs {
+namespace baton::claim {
 
-// Each candidate is locked without waiting, and only in the version the
-// scan saw (a fencing token drawn for a job passed over is never used), so
-// claim never waits for a row and never locks one it does not write (or
-// that a row trigger refused to change).
-void claim_into(rows::Jobs &jobs, ReturnSetInfo *rsinfo, Datum queue, Datum worker, int32 n, bool has_lease,
-                Datum lease)
+Args args(FunctionCallInfo fcinfo, int first)
 {
-    Datum queue_lease = 0;
-    if (!jobs.queue_lease(queue, &queue_lease))
-        no_such_queue(queue);
-    TimestampTz now = jobs::clock();
-    Datum expires = pg::call([&] {
-        return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), has_lease ? lease : queue_lease);
-    });
-    Claim cl{jobs, rsinfo, worker, expires, now, rows::text_datum("lease expired on the last attempt"),
-             jobs::tokens(), Slots(jobs.parks())};
-    Candidates candidates(jobs, queue, now);
-    Candidate cand;
-    rows::Row seen{};
-    for (int remaining = n; remaining > 0 && candidates.next(&cand, &seen);) {
-        pg::call([] { CHECK_FOR_INTERRUPTS(); });
-        if (try_candidate(cl, cand, seen))
-            remaining--;
-    }
-    candidates.end();
-}
-
-} // namespace baton::jobs
-
-using namespace baton;
-
-namespace {
-
-struct ClaimArgs {
-    Datum queue, worker, lease;
-    int32 n;
-    bool has_lease;
-};
-
-ClaimArgs claim_args(FunctionCallInfo fcinfo, int first)
-{
-    ClaimArgs a;
+    Args a;
     a.queue = args::queue(fcinfo, first);
     a.worker = args::key(fcinfo, first + 1, "worker");
     a.n = args::int4_or(fcinfo, first + 2, "n", 1, 1, 1000);
@@ -388,41 +340,43 @@ ClaimArgs claim_args(FunctionCallInfo fcinfo, int first)
     return a;
 }
 
-ReturnSetInfo *materialize(FunctionCallInfo fcinfo)
+// Each candidate is locked without waiting, and only in the version the
+// scan saw (a fencing token drawn for a job passed over is never used), so
+// claim never waits for a row and never locks one it does not write (or
+// that a row trigger refused to change).
+void into(rows::JobTable &table, ResultRows &result, const Args &a)
 {
-    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
-    return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    rows::Queue queue = rows::require_queue(a.queue);
+    TimestampTz now = read_clock();
+    Datum expires = pg::call([&] {
+        return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
+                                   a.has_lease ? a.lease : queue.lease);
+    });
+    Claim cl{table, result, a.worker, expires, now, rows::text_datum("lease expired on the last attempt"),
+             tokens(), Slots(table.parks())};
+    Candidates candidates(table, a.queue, now);
+    Candidate cand;
+    rows::Row seen{};
+    for (int remaining = a.n; remaining > 0 && candidates.next(&cand, &seen);) {
+        check_interrupts();
+        if (try_candidate(cl, cand, seen))
+            remaining--;
+    }
+    candidates.end();
 }
 
-} // namespace
+} // namespace baton::claim
+
+using namespace baton;
 
 BATON_FUNCTION(baton_claim)
 {
-    ClaimArgs a = claim_args(fcinfo, 0);
-    ReturnSetInfo *rsinfo = materialize(fcinfo);
+    claim::Args a = claim::args(fcinfo, 0);
+    ResultRows result(fcinfo);
     spi::connect();
-    rows::Jobs jobs("baton.claim()");
-    jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
-    jobs.close();
-    spi::finish();
-    return (Datum) 0;
-}
-
-// A worker's loop in one round trip and one commit.
-BATON_FUNCTION(baton_complete_and_claim)
-{
-    jobs::Fenced done = jobs::fenced_args(fcinfo, 0);
-    ClaimArgs a = claim_args(fcinfo, 2);
-    ReturnSetInfo *rsinfo = materialize(fcinfo);
-    spi::connect();
-    rows::Jobs jobs("baton.complete_and_claim()");
-    std::vector<Datum> freed;
-    jobs::complete_many(jobs, done, jobs::clock(), &freed);
-    for (Datum key : freed)
-        semaphore::wake(key, 1);
-    jobs.refresh_snapshot();
-    jobs::claim_into(jobs, rsinfo, a.queue, a.worker, a.n, a.has_lease, a.lease);
-    jobs.close();
+    rows::JobTable table("baton.claim()");
+    claim::into(table, result, a);
+    table.close();
     spi::finish();
     return (Datum) 0;
 }

@@ -1,4 +1,5 @@
 #include "json.hpp"
+#include "interrupts.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -29,8 +30,7 @@ static Object fields_of(JsonbContainer *container)
     Object out;
     JsonbIterator *it = pg::call([&] { return JsonbIteratorInit(container); });
     for (int steps = 0;; steps++) {
-        if (steps % 1024 == 1023)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(steps + 1);
         JsonbValue v;
         JsonbIteratorToken tok = pg::call([&] { return JsonbIteratorNext(&it, &v, true); });
         if (tok == WJB_DONE)
@@ -55,7 +55,7 @@ std::vector<Object> objects(Datum array, const char *name, int max_elems)
     std::vector<Object> out;
     out.reserve(count);
     for (int i = 0; i < count; i++) {
-        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(i);
         JsonbValue *elem = pg::call([&] { return getIthJsonbValueFromContainer(&jb->root, i); });
         if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
             throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -77,6 +77,17 @@ Datum to_text(const JsonbValue &v)
     const char *s = v.val.string.val;
     int len = v.val.string.len;
     return pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(s, len)); });
+}
+
+Datum empty_object()
+{
+    return pg::call([] {
+        JsonbValue v;
+        v.type = jbvObject;
+        v.val.object.nPairs = 0;
+        v.val.object.pairs = nullptr;
+        return PointerGetDatum(JsonbValueToJsonb(&v));
+    });
 }
 
 } // namespace baton::json

@@ -31,4 +31,7 @@ Datum to_jsonb(const JsonbValue &v);
 // The value of a JSON string as a text Datum (palloc'd).
 Datum to_text(const JsonbValue &v);
 
+// '{}' as a jsonb Datum (palloc'd): the payload of a job enqueued without one.
+Datum empty_object();
+
 } // namespace baton::json

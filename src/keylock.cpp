@@ -4,6 +4,7 @@
 // pooler.
 #include "keylock.hpp"
 #include "args.hpp"
+#include "interrupts.hpp"
 #include "spi.hpp"
 
 #include <algorithm>
@@ -71,8 +72,7 @@ std::vector<LOCKTAG> canonical_tags(const std::vector<Datum> &keys)
 {
     std::vector<LOCKTAG> tags;
     for (Datum k : keys) {
-        if (tags.size() % 1024 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(tags.size());
         text *t = pg::call([k] { return DatumGetTextPP(k); });
         tags.push_back(keylock::tag(keylock::Space::user_key, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
     }
@@ -96,10 +96,9 @@ std::vector<Datum> key_array(FunctionCallInfo fcinfo, int i)
     for (size_t k = 0; k < elems.size(); k++) {
         Datum d = elems[k];
         text *t = pg::call([d] { return DatumGetTextPP(d); });
-        int len = VARSIZE_ANY_EXHDR(t);
-        if (len < 1 || len > 512)
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: keys element %zu must be 1 to 512 bytes long, got %d",
-                        k + 1, len);
+        char what[32];
+        snprintf(what, sizeof what, "keys element %zu", k + 1);
+        args::check_key_length(what, VARSIZE_ANY_EXHDR(t));
         out.push_back(PointerGetDatum(t));
     }
     return out;
@@ -122,10 +121,7 @@ void lock_all(const std::vector<LOCKTAG> &tags, bool has_timeout, Datum timeout)
     }
     // In 128 bits: a timeout of a million years must not wrap around. One
     // longer than lock_timeout can express (INT_MAX ms) means no limit.
-    const Interval *iv = DatumGetIntervalP(timeout);
-    __int128 budget_us = static_cast<__int128>(iv->time) +
-                         (static_cast<__int128>(iv->day) + static_cast<__int128>(iv->month) * DAYS_PER_MONTH) *
-                             USECS_PER_DAY;
+    __int128 budget_us = args::span_us(DatumGetIntervalP(timeout), DAYS_PER_MONTH, HOURS_PER_DAY);
     bool unlimited = budget_us / 1000 > INT_MAX;
     __int128 deadline = static_cast<__int128>(GetCurrentTimestamp()) + budget_us;
     for (const LOCKTAG &t : tags) {

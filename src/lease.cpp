@@ -3,13 +3,12 @@
 // lease_expires_at, and reclaim_after only now and then (see EXTEND), so
 // most of their updates change no indexed column.
 #include "args.hpp"
-#include "jobs.hpp"
+#include "clock.hpp"
+#include "result.hpp"
 #include "spi.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
-#include "funcapi.h"
-#include "utils/tuplestore.h"
 }
 
 using namespace baton;
@@ -71,21 +70,20 @@ BATON_FUNCTION(baton_heartbeat)
     Datum lease = 0;
     bool has_lease = args::optional_interval(fcinfo, 1, "lease", args::Sign::positive, &lease);
 
-    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
-    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    ResultRows result(fcinfo);
 
     spi::connect();
-    spi::exec(lock_worker, spi::Args().add(worker).add(TimestampTzGetDatum(jobs::clock())));
+    spi::exec(lock_worker, spi::Args().add(worker).add(TimestampTzGetDatum(read_clock())));
     uint64 rows = DatumGetInt64(spi::value(0, 0));
     if (rows > 0)
         rows = spi::exec(extend_worker, spi::Args()
                                             .add(worker)
-                                            .add(TimestampTzGetDatum(jobs::clock()))
+                                            .add(TimestampTzGetDatum(read_clock()))
                                             .add_maybe(!has_lease, lease));
     for (uint64 r = 0; r < rows; r++) {
         Datum values[3] = {spi::value(r, 0), spi::value(r, 1), spi::value(r, 2)};
         bool nulls[3] = {false, false, false};
-        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+        result.add(values, nulls);
     }
     spi::finish();
     return (Datum) 0;
@@ -106,7 +104,7 @@ BATON_FUNCTION(baton_renew)
     }
     TimestampTz expires = DatumGetTimestampTz(spi::value(0, 0));
     Datum effective_lease = spi::value(0, 1);
-    TimestampTz now = jobs::clock();
+    TimestampTz now = read_clock();
     if (expires <= now) {  // the lease is the only truth
         spi::finish();
         PG_RETURN_NULL();

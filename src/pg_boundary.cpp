@@ -6,7 +6,7 @@
 #include <cstring>
 #include <new>
 
-#include "jobs.hpp"
+#include "notify.hpp"
 
 extern "C" {
 #include "mb/pg_wchar.h"
@@ -18,7 +18,7 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 void _PG_init(void)
 {
-    baton::jobs::define_settings();
+    baton::notify::define_settings();
 }
 }
 

@@ -138,12 +138,23 @@ Datum text_datum(const char *s)
     return pg::call([s] { return CStringGetTextDatum(s); });
 }
 
-Jobs::Jobs(const char *function)
+JobTable::JobTable(const char *function)
 {
     pg::call([&] {
         PreventCommandIfReadOnly(function);
         PreventCommandDuringRecovery(function);
     });
+    open_executor();
+    col_ = find_columns(RelationGetDescr(rel_));
+    name_written_columns();
+    find_indexes();
+    refresh_snapshot();
+}
+
+// The relation, an executor state with it as the result relation (indexes,
+// constraints, triggers), and the slots the calls use.
+void JobTable::open_executor()
+{
     pg::call([this] {
         Oid nsp = get_namespace_oid("baton", false);
         rel_ = table_open(get_relname_relid("_jobs", nsp), RowExclusiveLock);
@@ -180,23 +191,29 @@ Jobs::Jobs(const char *function)
         CheckCmdReplicaIdentity(rel_, CMD_UPDATE);
         new_ = ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel_), &TTSOpsVirtual);
     });
-    col_ = find_columns(RelationGetDescr(rel_));
-    // The columns claim and complete write: what UPDATE OF triggers and the
-    // indexes' "unchanged by this update" hint are told.
+}
+
+// The columns claim and complete write: what UPDATE OF triggers and the
+// indexes' "unchanged by this update" hint are told. And the state names.
+void JobTable::name_written_columns()
+{
     pg::call([this] {
         MemoryContext was = MemoryContextSwitchTo(estate_->es_query_cxt);
         for (int col : {col_.state, col_.attempt, col_.lease_token, col_.lease_expires_at, col_.reclaim_after,
-                        col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result})
-            rte_->updatedCols = bms_add_member(rte_->updatedCols, col + 1 - FirstLowInvalidHeapAttributeNumber);
-        if (col_.blocked_until >= 0)
-            rte_->updatedCols = bms_add_member(rte_->updatedCols,
-                                               col_.blocked_until + 1 - FirstLowInvalidHeapAttributeNumber);
+                        col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result, col_.blocked_until})
+            if (col >= 0)
+                rte_->updatedCols = bms_add_member(rte_->updatedCols, col + 1 - FirstLowInvalidHeapAttributeNumber);
         running_ = CStringGetTextDatum("running");
         dead_ = CStringGetTextDatum("dead");
         completed_ = CStringGetTextDatum("completed");
         MemoryContextSwitchTo(was);
     });
+}
 
+// The indexes the scans use, by name, each checked for the columns the
+// scans name by position.
+void JobTable::find_indexes()
+{
     Oid pkey = pg::call([this] { return RelationGetPrimaryKeyIndex(rel_); });
     for (int i = 0; i < rri_->ri_NumIndices; i++) {
         Relation idx = rri_->ri_IndexRelationDescs[i];
@@ -211,18 +228,16 @@ Jobs::Jobs(const char *function)
             index_[primary_key] = idx;
     }
     for (int i = 0; i < n_indexes; i++)
-        if (index_[i] == nullptr && (i != blocked_index || col_.blocked_until >= 0))
+        if (index_[i] == nullptr && (i != blocked_index || parks()))
             throw Error(ERRCODE_INTERNAL_ERROR, "baton: an index of baton._jobs is missing");
-    // The scans below name these columns by position.
     check_key(index_[ready_index], {col_.queue, col_.priority, col_.run_at, col_.id});
     check_key(index_[running_index], {col_.queue, col_.reclaim_after});
     check_key(index_[primary_key], {col_.id, col_.queue});
     if (parks())
         check_key(index_[blocked_index], {col_.queue, col_.blocked_until});
-    refresh_snapshot();
 }
 
-void Jobs::close()
+void JobTable::close()
 {
     if (open_scans_ != 0)
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: a scan of baton._jobs was left open");
@@ -240,12 +255,12 @@ void Jobs::close()
     });
 }
 
-int Jobs::natts() const
+int JobTable::natts() const
 {
     return RelationGetDescr(rel_)->natts;
 }
 
-void Jobs::refresh_snapshot()
+void JobTable::refresh_snapshot()
 {
     // A scan reads in the snapshot it began with: none may outlive it.
     if (open_scans_ != 0)
@@ -264,7 +279,7 @@ void Jobs::refresh_snapshot()
     });
 }
 
-IndexScanDesc Jobs::begin(int which, const Key *keys, int nkeys)
+IndexScanDesc JobTable::begin(int which, const Key *keys, int nkeys)
 {
     Relation idx = index_[which];
     return pg::call([&] {
@@ -282,14 +297,14 @@ IndexScanDesc Jobs::begin(int which, const Key *keys, int nkeys)
 
 // The entries of index `which` for `queue` whose timestamp column `time_col`
 // (an index column number) is at most `now`.
-Jobs::Scan Jobs::queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now)
+JobTable::Scan JobTable::queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now)
 {
     Key keys[2] = {
         {1, BTEqualStrategyNumber, index_[which]->rd_indcollation[0], F_TEXTEQ, queue},
         {time_col, BTLessEqualStrategyNumber, InvalidOid, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)},
     };
     Scan s;
-    s.jobs_ = this;
+    s.table_ = this;
     s.scan_ = begin(which, keys, 2);
     s.slot_ = scan_slot_[which];
     open_scans_++;
@@ -311,11 +326,11 @@ static void ready_keys(ScanKeyData *out, Relation index, Datum queue, bool below
                                Int32GetDatum(PG_INT32_MAX));
 }
 
-Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
+JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
 {
     Relation idx = index_[ready_index];
     Scan s;
-    s.jobs_ = this;
+    s.table_ = this;
     s.skips_future_ = true;
     s.queue_ = queue;
     s.now_ = now;
@@ -334,19 +349,19 @@ Jobs::Scan Jobs::ready(Datum queue, TimestampTz now)
     return s;
 }
 
-Jobs::Scan Jobs::blocked(Datum queue, TimestampTz now)
+JobTable::Scan JobTable::blocked(Datum queue, TimestampTz now)
 {
     // _jobs_blocked (queue, blocked_until) WHERE state = 'ready' AND ...
     return queue_scan(blocked_index, 2, queue, now);
 }
 
-Jobs::Scan Jobs::expiring(Datum queue, TimestampTz now)
+JobTable::Scan JobTable::expiring(Datum queue, TimestampTz now)
 {
     // _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...
     return queue_scan(running_index, 2, queue, now);
 }
 
-bool Jobs::find(int64 id)
+bool JobTable::find(int64 id)
 {
     // the primary key (id, queue): ids are unique on their own
     Key key{1, BTEqualStrategyNumber, InvalidOid, F_INT8EQ, Int64GetDatum(id)};
@@ -368,7 +383,7 @@ bool Jobs::find(int64 id)
     });
 }
 
-void Jobs::end_find()
+void JobTable::end_find()
 {
     if (find_scan_ == nullptr)
         return;
@@ -381,28 +396,37 @@ void Jobs::end_find()
     find_scan_ = nullptr;
 }
 
-bool Jobs::queue_lease(Datum queue, Datum *lease)
+// The queue's row through _queues's primary key, in a snapshot taken now
+// (READ COMMITTED: it sees every commit so far, a drop_queue's included).
+bool find_queue(Datum queue, Queue *out)
 {
-    Relation rel = pg::call([this] {
-        return table_open(get_relname_relid("_queues", RelationGetNamespace(rel_)), AccessShareLock);
+    Relation rel = pg::call([] {
+        return table_open(get_relname_relid("_queues", get_namespace_oid("baton", false)), AccessShareLock);
     });
-    int lease_col = column(RelationGetDescr(rel), "_queues", "lease", INTERVALOID);
-    int queue_col = column(RelationGetDescr(rel), "_queues", "queue", TEXTOID);
+    TupleDesc desc = RelationGetDescr(rel);
+    int queue_col = column(desc, "_queues", "queue", TEXTOID);
+    int lease_col = column(desc, "_queues", "lease", INTERVALOID);
+    int attempts_col = column(desc, "_queues", "max_attempts", INT4OID);
     Relation idx = pg::call([&] { return index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock); });
     check_key(idx, {queue_col});
     return pg::call([&] {
         ScanKeyData k;
         ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ, queue);
         TupleTableSlot *slot = table_slot_create(rel, nullptr);
-        IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        IndexScanDesc scan = index_beginscan(rel, idx, snapshot, 1, 0);
         index_rescan(scan, &k, 1, nullptr, 0);
         bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
         if (found) {
-            bool isnull;
-            Datum d = slot_getattr(slot, lease_col + 1, &isnull);
-            *lease = datumCopy(d, false, sizeof(Interval));
+            slot_getallattrs(slot);
+            found = !slot->tts_isnull[lease_col] && !slot->tts_isnull[attempts_col];
+            if (found) {
+                out->lease = datumCopy(slot->tts_values[lease_col], false, sizeof(Interval));
+                out->max_attempts = DatumGetInt32(slot->tts_values[attempts_col]);
+            }
         }
         index_endscan(scan);
+        UnregisterSnapshot(snapshot);
         ExecDropSingleTupleTableSlot(slot);
         index_close(idx, AccessShareLock);
         table_close(rel, AccessShareLock);
@@ -410,7 +434,50 @@ bool Jobs::queue_lease(Datum queue, Datum *lease)
     });
 }
 
-bool Jobs::Scan::next()
+Queue require_queue(Datum queue)
+{
+    Queue q;
+    if (!find_queue(queue, &q))
+        no_such_queue(queue);
+    return q;
+}
+
+[[noreturn]] void no_such_queue(Datum queue)
+{
+    char *name = pg::call([queue] { return text_to_cstring(DatumGetTextPP(queue)); });
+    throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", name);
+}
+
+bool parking_installed()
+{
+    return pg::call([] {
+        Oid relid = get_relname_relid("_jobs", get_namespace_oid("baton", false));
+        return get_attnum(relid, "blocked_until") != InvalidAttrNumber;
+    });
+}
+
+[[noreturn]] void serialization_failure()
+{
+    throw Error(ERRCODE_T_R_SERIALIZATION_FAILURE, "baton: could not serialize access due to concurrent update");
+}
+
+bool lock_version(Datum tid_datum)
+{
+    ItemPointerData tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(tid_datum));
+    TM_Result r = pg::call([&] {
+        Relation rel = table_open(get_relname_relid("_jobs", get_namespace_oid("baton", false)), RowExclusiveLock);
+        TupleTableSlot *slot = table_slot_create(rel, nullptr);
+        TM_FailureData tmfd;
+        TM_Result result = table_tuple_lock(rel, &tid, GetActiveSnapshot(), slot, GetCurrentCommandId(true),
+                                            LockTupleNoKeyExclusive, LockWaitBlock, 0, &tmfd);
+        ExecDropSingleTupleTableSlot(slot);
+        table_close(rel, NoLock);
+        return result;
+    });
+    return r == TM_Ok;
+}
+
+bool JobTable::Scan::next()
 {
     if (skips_future_)
         return next_due();
@@ -424,7 +491,7 @@ bool Jobs::Scan::next()
 
 // index_getnext_slot, but each entry is read first (xs_itup): one whose
 // run_at is after now_ sends the scan to the next lower priority.
-bool Jobs::Scan::next_due()
+bool JobTable::Scan::next_due()
 {
     return pg::call([this] {
         for (;;) {
@@ -451,7 +518,7 @@ bool Jobs::Scan::next_due()
     });
 }
 
-void Jobs::Scan::end()
+void JobTable::Scan::end()
 {
     pg::call([this] {
         Snapshot snapshot = scan_->xs_snapshot;
@@ -459,10 +526,10 @@ void Jobs::Scan::end()
         UnregisterSnapshot(snapshot);
         ExecClearTuple(slot_);
     });
-    jobs_->open_scans_--;
+    table_->open_scans_--;
 }
 
-bool Jobs::fetch(ItemPointerData tid)
+bool JobTable::fetch(ItemPointerData tid)
 {
     return pg::call([&] {
         if (!table_tuple_fetch_row_version(rel_, &tid, GetActiveSnapshot(), fetched_))
@@ -472,7 +539,7 @@ bool Jobs::fetch(ItemPointerData tid)
     });
 }
 
-Values Jobs::values_of(Row old)
+Values JobTable::values_of(Row old)
 {
     int n = natts();
     char *block = pg::call([&] {
@@ -494,7 +561,7 @@ Values Jobs::values_of(Row old)
 // heap_update wait for the holder and report a newer version itself.
 // Without row triggers the version is then replaced by one heap_update;
 // with them, by ExecSimpleRelationUpdate, which runs them (after locking).
-TM_Result Jobs::update(Row seen, const Values &values, LockWaitPolicy wait)
+TM_Result JobTable::update(Row seen, const Values &values, LockWaitPolicy wait)
 {
     int n = natts();
     ItemPointerData tid = seen.slot->tts_tid;
@@ -531,7 +598,7 @@ TM_Result Jobs::update(Row seen, const Values &values, LockWaitPolicy wait)
     });
 }
 
-void Jobs::next_row()
+void JobTable::next_row()
 {
     pg::call([this] {
         ExecClearTuple(new_);

@@ -49,7 +49,7 @@ struct Row {
 };
 
 // New values for a row: a copy of an old version's, changed column by column
-// (Jobs::values_of).
+// (JobTable::values_of).
 class Values {
 public:
     Values(Datum *values, bool *nulls) : values_(values), nulls_(nulls) {}
@@ -83,16 +83,45 @@ bool has_column(TupleDesc desc, const char *name);
 // The key columns of `index` must be the columns at these positions.
 void check_key(Relation index, std::initializer_list<int> cols);
 
+// A queue's settings that jobs take with them.
+struct Queue {
+    Datum lease;  // an Interval
+    int32 max_attempts;
+};
+
+// The one way to look a queue up (baton._queues): false, or 42704 from
+// require_queue, when it does not exist.
+bool find_queue(Datum queue, Queue *out);
+Queue require_queue(Datum queue);
+[[noreturn]] void no_such_queue(Datum queue);
+
+// The SET item of an SQL UPDATE that unparks a job (0.2.0 on): a job whose
+// concurrency key or place in the queue changes gets a new look.
+#define UNPARK_SQL ", blocked_until = NULL"
+
+// Whether baton._jobs has 0.2.0's blocked_until (claims park keyed jobs
+// whose key is full); false while a 0.1.0 install awaits its upgrade script.
+bool parking_installed();
+
+// 40001, as PostgreSQL's own row locking raises under REPEATABLE READ when
+// the row changed since the transaction's snapshot.
+[[noreturn]] void serialization_failure();
+
+// Locks the version of a baton._jobs row at `tid` (a ctid Datum), waiting
+// for its lockers, but only if it is still the newest version: false when a
+// newer one exists (SELECT ... FOR UPDATE would lock that one instead).
+bool lock_version(Datum tid_datum);
+
 // A text Datum of a C string, palloc'd.
 Datum text_datum(const char *s);
 
-class Jobs {
+class JobTable {
 public:
     // Opens baton._jobs for one call of `function` (named in errors), with a
     // snapshot that sees every commit so far and this transaction's own
     // earlier work. A read-only transaction or a standby gets the errors an
     // UPDATE would (25006).
-    explicit Jobs(const char *function);
+    explicit JobTable(const char *function);
     void close();
 
     const Columns &col() const { return col_; }
@@ -107,10 +136,6 @@ public:
     // expiring() scan may be open.
     void refresh_snapshot();
 
-    // The lease of a queue (an Interval Datum), or false when the queue
-    // does not exist.
-    bool queue_lease(Datum queue, Datum *lease);
-
     // An index scan in the current snapshot: ready jobs of a queue due at
     // `now` (ready()), running jobs of a queue whose reclaim_after has passed
     // (expiring()). One scan of each kind at a time.
@@ -122,9 +147,9 @@ public:
         void end();
 
     private:
-        friend class Jobs;
+        friend class JobTable;
         bool next_due();
-        Jobs *jobs_ = nullptr;
+        JobTable *table_ = nullptr;
         IndexScanDesc scan_ = nullptr;
         TupleTableSlot *slot_ = nullptr;
         bool skips_future_ = false;  // ready(): see there
@@ -190,6 +215,9 @@ private:
     Columns col_{};
     bool snapshot_pushed_ = false;
 
+    void open_executor();
+    void name_written_columns();
+    void find_indexes();
     IndexScanDesc begin(int which, const Key *keys, int nkeys);
     Scan queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now);
     void end_find();

@@ -2,7 +2,8 @@
 // the slots with running jobs (see claim.cpp for the job side).
 #include "semaphore.hpp"
 #include "args.hpp"
-#include "jobs.hpp"
+#include "clock.hpp"
+#include "rows.hpp"
 #include "keylock.hpp"
 #include "spi.hpp"
 
@@ -94,7 +95,7 @@ static bool parking_here()
 
 void wake(Datum key_text, int64 n)
 {
-    if (n <= 0 || !jobs::parking_installed())
+    if (n <= 0 || !rows::parking_installed())
         return;
     text *k = pg::call([key_text] { return DatumGetTextPP(key_text); });
     LOCKTAG tag = park_tag(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
@@ -158,17 +159,34 @@ BATON_FUNCTION(baton_acquire)
 
     spi::connect();
     semaphore::guard(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
-    TimestampTz now = jobs::clock();
+    TimestampTz now = read_clock();
     spi::exec(forget_expired, spi::Args().add(key).add(TimestampTzGetDatum(now)));
     if (semaphore::free_slots(key, now).free == 0) {
         spi::finish();
         PG_RETURN_NULL();
     }
-    int64 token = jobs::tokens().next();
+    int64 token = tokens().next();
     spi::exec(add_holder, spi::Args().add(key).add(Int64GetDatum(token)).add(owner)
                               .add(TimestampTzGetDatum(now)).add(ttl));
     spi::finish();
     PG_RETURN_INT64(token);
+}
+
+// extend and release: a statement on the holder (key, token) whose ttl has
+// not passed at the clock (and, for extend, the new ttl); true when it
+// matched. A released slot wakes a job parked on the key.
+static bool change_holder(spi::Statement &stmt, Datum key, int64 token, const Datum *ttl)
+{
+    spi::connect();
+    spi::Args a;
+    a.add(key).add(Int64GetDatum(token)).add(TimestampTzGetDatum(read_clock()));
+    if (ttl)
+        a.add(*ttl);
+    bool matched = spi::exec(stmt, a) == 1;
+    if (matched && !ttl)
+        semaphore::wake(key, 1);
+    spi::finish();
+    return matched;
 }
 
 BATON_FUNCTION(baton_extend)
@@ -176,24 +194,14 @@ BATON_FUNCTION(baton_extend)
     Datum key = args::key(fcinfo, 0, "key");
     int64 token = args::int8(fcinfo, 1, "token");
     Datum ttl = ttl_arg(fcinfo, 2);
-    spi::connect();
-    uint64 rows = spi::exec(extend_holder, spi::Args().add(key).add(Int64GetDatum(token))
-                                               .add(TimestampTzGetDatum(jobs::clock())).add(ttl));
-    spi::finish();
-    PG_RETURN_BOOL(rows == 1);
+    PG_RETURN_BOOL(change_holder(extend_holder, key, token, &ttl));
 }
 
 BATON_FUNCTION(baton_release)
 {
     Datum key = args::key(fcinfo, 0, "key");
     int64 token = args::int8(fcinfo, 1, "token");
-    spi::connect();
-    uint64 rows = spi::exec(drop_holder, spi::Args().add(key).add(Int64GetDatum(token))
-                                             .add(TimestampTzGetDatum(jobs::clock())));
-    if (rows == 1)
-        semaphore::wake(key, 1);
-    spi::finish();
-    PG_RETURN_BOOL(rows == 1);
+    PG_RETURN_BOOL(change_holder(drop_holder, key, token, nullptr));
 }
 
 // The SQL functions that free slots (cancel, set_limit, drop_queue) wake

@@ -81,19 +81,6 @@ Datum value(uint64 row, int col)
     return d;
 }
 
-Datum int8_array(const std::vector<int64> &v)
-{
-    const int64 *data = v.data();
-    int count = static_cast<int>(v.size());
-    return pg::call([data, count] {
-        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
-        for (int k = 0; k < count; k++)
-            elems[k] = Int64GetDatum(data[k]);
-        return PointerGetDatum(construct_array(elems, count, INT8OID, sizeof(int64),
-                                               FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-    });
-}
-
 Datum array(Oid elemtype, const std::vector<Datum> &values, const std::vector<bool> &nulls)
 {
     int count = static_cast<int>(values.size());

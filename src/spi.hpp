@@ -58,9 +58,6 @@ Datum value(uint64 row, int col, bool *isnull);
 Datum value(uint64 row, int col);  // the column must not be NULL
 text *text_value(uint64 row, int col);  // a non-NULL text column, detoasted
 
-// A palloc'd int8[] holding v, for an int8[] parameter.
-Datum int8_array(const std::vector<int64> &v);
-
 // A palloc'd one-dimensional array of `elemtype`; nulls[k] marks NULLs.
 Datum array(Oid elemtype, const std::vector<Datum> &values, const std::vector<bool> &nulls);
 

@@ -6,7 +6,9 @@
 // identifiers are checked against the catalog and quoted, operators and
 // collations are schema-qualified (the search_path is pinned to pg_catalog).
 #include "args.hpp"
+#include "interrupts.hpp"
 #include "json.hpp"
+#include "result.hpp"
 #include "spi.hpp"
 
 #include <algorithm>
@@ -26,7 +28,6 @@ extern "C" {
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
-#include "funcapi.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -34,14 +35,11 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
-#include "utils/tuplestore.h"
 }
 
 using namespace baton;
 
 namespace {
-
-constexpr int max_rows = 10000;
 
 // The elements of a text[] argument as strings; false when it is NULL.
 bool text_elements(FunctionCallInfo fcinfo, int i, const char *name, std::vector<std::string> *out)
@@ -254,8 +252,7 @@ std::vector<std::string> row_fields(const std::vector<json::Object> &rows, Oid r
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: rows elements have more fields than a table has columns");
     std::set<std::string> field_set(fields.begin(), fields.end());
     for (size_t r = 0; r < rows.size(); r++) {
-        if (r % 1024 == 0)
-            pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        check_interrupts_every(r);
         bool same = rows[r].size() == fields.size();
         if (same) {
             std::set<std::string> these;
@@ -557,8 +554,7 @@ std::string upsert_sql(const Target &target, const std::vector<std::string> &fie
 // Runs the statement; its (ord, inserted) rows become the function's result.
 void run(FunctionCallInfo fcinfo, const std::string &sql)
 {
-    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
-    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    ResultRows result(fcinfo);
     spi::connect();
     Oid argtype = JSONBOID;
     Datum rows_arg = PG_GETARG_DATUM(2);
@@ -569,7 +565,7 @@ void run(FunctionCallInfo fcinfo, const std::string &sql)
     for (uint64 r = 0; r < SPI_processed; r++) {
         Datum values[2] = {spi::value(r, 0), spi::value(r, 1)};
         bool nulls[2] = {false, false};
-        pg::call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+        result.add(values, nulls);
     }
     spi::finish();
 }
@@ -580,7 +576,7 @@ BATON_FUNCTION(baton_sorted_upsert)
 {
     Call call = read_arguments(fcinfo);
     Target target = target_table(fcinfo, call);
-    std::vector<json::Object> rows = json::objects(PG_GETARG_DATUM(2), "rows", max_rows);
+    std::vector<json::Object> rows = json::objects(PG_GETARG_DATUM(2), "rows", args::max_array_elements);
     std::vector<std::string> fields = row_fields(rows, target.relid);
     std::set<std::string> field_set(fields.begin(), fields.end());
     std::vector<AttrNumber> key_attnums = check_keys(call, rows, field_set, target.relid);

@@ -12,7 +12,7 @@ fi
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 
-# Debian packages a fresh Debian 12 machine lacks (see docs/development.md).
+# Debian packages a fresh Debian 12 machine lacks (docs/development.md says why).
 BATON_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
   python3 python3-psycopg2 make g++"

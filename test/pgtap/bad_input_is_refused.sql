@@ -1,4 +1,4 @@
--- Bad input is refused: every argument rule of the contract (SPEC "General
+-- Bad input is refused: every argument rule of the contract (docs/contract.md "General
 -- rules") raises an ERROR with its SQLSTATE (22004 forbidden NULL, 22023 bad
 -- value, 42704 unknown queue), the message names the argument, nothing
 -- changes and the backend survives. A NULL for an argument that has a

@@ -1,4 +1,4 @@
--- Every array argument has a stated limit: at most 10,000 elements (SPEC
+-- Every array argument has a stated limit: at most 10,000 elements (docs/contract.md
 -- "General rules": 22023 for a bad value). complete_batch and
 -- complete_and_claim (ids, lease_tokens), lock_keys and try_lock_keys (keys)
 -- refuse 10,001 elements with 22023 before doing any work: no job is

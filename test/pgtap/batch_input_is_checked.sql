@@ -1,5 +1,5 @@
 -- Batch input is checked: enqueue_batch, complete_batch, complete_and_claim
--- and sorted_upsert (SPEC "Enqueue (sorted batch upsert)", "Claim,
+-- and sorted_upsert (docs/contract.md "Enqueue (sorted batch upsert)", "Claim,
 -- heartbeat, finish", "Sorted upsert into your own tables") refuse bad input
 -- with the contract's SQLSTATE (22004 forbidden NULL, 22023 bad value, 42704
 -- unknown queue, 42501 missing privilege), name what is wrong and write

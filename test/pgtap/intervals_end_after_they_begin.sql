@@ -1,4 +1,4 @@
--- Intervals end after they begin, at every date (SPEC "General rules":
+-- Intervals end after they begin, at every date (docs/contract.md "General rules":
 -- lease, ttl and retry_base must be > 0; timeout, retry_in and older_than
 -- must be >= 0). An interval that mixes months, days and time can be
 -- positive on one date and negative on another: '-1 year 361 days' compares

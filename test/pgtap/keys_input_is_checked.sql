@@ -1,8 +1,8 @@
--- Keys, semaphores and key locks: their input is checked (SPEC "General
+-- Keys, semaphores and key locks: their input is checked (docs/contract.md "General
 -- rules": 22004 for a forbidden NULL, NULL array elements included; 22023 for
 -- any other bad value: an empty key, a key over 512 bytes, an empty keys
 -- array, negative slots, a ttl that is not > 0, a negative timeout), and what
--- the checks let through behaves as SPEC "Concurrency keys and semaphores"
+-- the checks let through behaves as docs/contract.md "Concurrency keys and semaphores"
 -- and "Transaction-scoped key locks" say: set_limit 0 pauses a key, the
 -- holders view shows job slots and explicit holders as documented, key locks
 -- live in baton's own lock space (pg_locks: advisory, objsubid 16980) and end

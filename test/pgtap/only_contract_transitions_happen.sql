@@ -1,4 +1,4 @@
--- Only the contract's transitions happen (SPEC "Jobs", "Claim, heartbeat,
+-- Only the contract's transitions happen (docs/contract.md "Jobs", "Claim, heartbeat,
 -- finish"): jobs are put in every state through the public functions, then
 -- every illegal attempt is refused and leaves the job exactly as it was; the
 -- legal transitions (complete once, fail with back-off or to dead, cancel,

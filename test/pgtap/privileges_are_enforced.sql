@@ -1,4 +1,4 @@
--- Privileges are enforced (SPEC "General rules", docs/security.md): nothing
+-- Privileges are enforced (docs/contract.md "General rules", docs/security.md): nothing
 -- in schema baton is granted to PUBLIC; every function but sorted_upsert is
 -- SECURITY DEFINER with a pinned search_path, and sorted_upsert runs with the
 -- caller's rights; a role holding exactly the documented producer, worker,

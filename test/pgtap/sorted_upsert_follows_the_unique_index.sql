@@ -1,4 +1,4 @@
--- sorted_upsert follows the unique index that decides the conflict (SPEC
+-- sorted_upsert follows the unique index that decides the conflict (docs/contract.md
 -- "Sorted upsert into your own tables", docs/batch.md): it writes the rows in
 -- that index's key order, whatever order conflict_columns names them in, and
 -- deduplicates and matches them with that index's operators and collations,
