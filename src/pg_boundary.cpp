@@ -1,4 +1,5 @@
-// run_entry(): the catch-all between Postgres and baton's C++ code.
+// run_entry(): the catch-all between Postgres and baton's C++ code; and
+// what pg::call() does once it has caught a Postgres error.
 #include "pg_boundary.hpp"
 
 #include <cstdarg>
@@ -72,5 +73,20 @@ Datum run_entry(FunctionCallInfo fcinfo, EntryBody body)
         ReThrowError(pg_error);
     raise(sqlstate, message);
 }
+
+namespace pg::detail {
+
+// Called by pg::call() when its sigsetjmp returns from an ERROR's longjmp,
+// the stacks already put back: the error now belongs to the caller, as in a
+// PG_CATCH block.
+void throw_caught_error(MemoryContext caller_cxt)
+{
+    MemoryContextSwitchTo(caller_cxt);
+    ErrorData *edata = CopyErrorData();
+    FlushErrorState();
+    throw PgError{edata};
+}
+
+} // namespace pg::detail
 
 } // namespace baton
