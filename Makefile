@@ -4,6 +4,7 @@
 #   make test CASSERT=1   the same against PostgreSQL built with assertions
 #   make demo       the main story on a throwaway cluster
 #   make bench      performance against a plain-SQL baseline
+#   make check-boundary   no Postgres call that can raise outside pg::call
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 
@@ -24,6 +25,9 @@ PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -fno-omit-frame-pointer
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 SHLIB_LINK  = -lstdc++
 
+# make check-boundary compiles it like src/*.cpp, never links it.
+EXTRA_CLEAN = test/boundary/planted_violation.o
+
 # Debian's PGXS would compile LLVM bitcode with clang in C++14 mode.
 override with_llvm = no
 
@@ -43,3 +47,15 @@ demo:
 	bash test/demo.sh
 bench:
 	bash test/bench.sh
+
+# The C++/Postgres boundary, checked in the object code (docs/development.md):
+# check-boundary-src fails if src/ calls a Postgres function that can raise
+# outside pg::call; check-boundary-planted shows that the checker catches the
+# violations planted in test/boundary/planted_violation.cpp.
+.PHONY: check-boundary check-boundary-src check-boundary-planted
+check-boundary: check-boundary-src check-boundary-planted
+check-boundary-src: $(OBJS)
+	/usr/bin/python3 test/boundary/check.py --server "$$($(PG_CONFIG) --bindir)/postgres" $(OBJS)
+test/boundary/planted_violation.o: $(wildcard src/*.hpp)
+check-boundary-planted: test/boundary/planted_violation.o
+	bash test/boundary/planted.sh $< --server "$$($(PG_CONFIG) --bindir)/postgres"

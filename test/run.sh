@@ -42,6 +42,20 @@ tally_regress() {  # $1 = suite, $2 = its output file, $3 = its exit status
   return 0
 }
 
+# The C++/Postgres boundary, in the object code (docs/development.md): the
+# check of src/, and the check of the checker on planted violations. Under
+# CASSERT=1 the tree was cleaned: the objects are built against that server
+# for the check, then cleaned again.
+echo "== boundary"
+for t in check-boundary-src check-boundary-planted; do
+  if make -s PG_CONFIG="$PG_CONFIG" "$t"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failures+=("boundary: make $t")
+  fi
+done
+[ "${CASSERT:-}" = 1 ] && make -s clean
+
 echo "== pg_regress"
 tests=$(ls sql/*.sql | xargs -n1 basename | sed 's/\.sql$//' | grep -v '^baton--')
 rm -rf results
