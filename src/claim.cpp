@@ -241,7 +241,7 @@ struct Claim {
     Datum expires;
     TimestampTz now;
     Datum last_attempt;  // the error of a job buried at its last attempt
-    Sequence tokens;
+    Tokens tokens;
     Slots slots;
 };
 

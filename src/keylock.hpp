@@ -16,6 +16,7 @@ enum class Space : uint16 {
     semaphore = 16981,  // serializes the slot count of one semaphore key
     queue = 16982,      // enqueuers share it, drop_queue takes it alone
     parking = 16983,    // claims that park share it, wakers wait for them
+    token_floor = 16984,  // backends raising the token floor take turns
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.
