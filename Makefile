@@ -2,11 +2,14 @@
 #   make            build            make install   install into PG_CONFIG's tree
 #   make test       everything: packages, build, throwaway cluster, all suites
 #   make test CASSERT=1   the same against PostgreSQL built with assertions
+#   make test PG=17, PG=18   the same against another major (in a Debian chroot
+#                   when this machine lacks its packages: test/majors.sh)
 #   make demo       the main story on a throwaway cluster
 #   make bench      performance against a plain-SQL baseline
 #   make check-boundary   no Postgres call that can raise outside pg::call
 
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PG        ?= 15
+PG_CONFIG ?= /usr/lib/postgresql/$(PG)/bin/pg_config
 
 EXTENSION  = baton
 MODULE_big = baton
@@ -31,8 +34,12 @@ EXTRA_CLEAN = test/boundary/planted_violation.o
 # Debian's PGXS would compile LLVM bitcode with clang in C++14 mode.
 override with_llvm = no
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else ifneq ($(filter-out test,$(or $(MAKECMDGOALS),all)),)
+$(error $(PG_CONFIG) is missing: install postgresql-server-dev-$(PG), or run make test PG=$(PG))
+endif
 
 # sql/ holds both the install scripts (baton--*.sql) and the regression
 # tests; keep the install scripts out of REGRESS.
@@ -42,7 +49,7 @@ $(OBJS): $(wildcard src/*.hpp)
 
 .PHONY: test demo bench
 test:
-	CASSERT=$(CASSERT) bash test/run.sh
+	CASSERT=$(CASSERT) PG=$(PG) bash test/run.sh
 demo:
 	bash test/demo.sh
 bench:

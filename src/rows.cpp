@@ -1,4 +1,5 @@
 #include "rows.hpp"
+#include "compat.hpp"
 
 #include <cstring>
 #include <initializer_list>
@@ -165,7 +166,7 @@ void JobTable::open_executor()
         rte->relid = RelationGetRelid(rel_);
         rte->relkind = rel_->rd_rel->relkind;
         rte->rellockmode = RowExclusiveLock;
-        ExecInitRangeTable(estate_, list_make1(rte));
+        compat::init_range_table(estate_, rte);
         rte_ = rte;
         rri_ = makeNode(ResultRelInfo);
         InitResultRelInfo(rri_, rel_, 1, nullptr, 0);
@@ -175,7 +176,7 @@ void JobTable::open_executor()
         estate_->es_output_cid = GetCurrentCommandId(true);
         ExecOpenIndices(rri_, false);
         epq_ = static_cast<EPQState *>(palloc0(sizeof(EPQState)));
-        EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
+        compat::epq_init(epq_, estate_);
         AfterTriggerBeginQuery();
 
         locked_ = table_slot_create(rel_, &estate_->es_tupleTable);
@@ -199,10 +200,11 @@ void JobTable::name_written_columns()
 {
     pg::call([this] {
         MemoryContext was = MemoryContextSwitchTo(estate_->es_query_cxt);
+        Bitmapset **updated = compat::updated_columns(estate_, rte_);
         for (int col : {col_.state, col_.attempt, col_.lease_token, col_.lease_expires_at, col_.reclaim_after,
                         col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result, col_.blocked_until})
             if (col >= 0)
-                rte_->updatedCols = bms_add_member(rte_->updatedCols, col + 1 - FirstLowInvalidHeapAttributeNumber);
+                *updated = bms_add_member(*updated, col + 1 - FirstLowInvalidHeapAttributeNumber);
         running_ = CStringGetTextDatum("running");
         dead_ = CStringGetTextDatum("dead");
         completed_ = CStringGetTextDatum("completed");
@@ -214,7 +216,7 @@ void JobTable::name_written_columns()
 // scans name by position.
 void JobTable::find_indexes()
 {
-    Oid pkey = pg::call([this] { return RelationGetPrimaryKeyIndex(rel_); });
+    Oid pkey = pg::call([this] { return compat::primary_key_index(rel_); });
     for (int i = 0; i < rri_->ri_NumIndices; i++) {
         Relation idx = rri_->ri_IndexRelationDescs[i];
         const char *name = RelationGetRelationName(idx);
@@ -289,7 +291,7 @@ IndexScanDesc JobTable::begin(int which, const Key *keys, int nkeys)
         Assert(nkeys <= 3);
         init_keys(scankeys, keys, nkeys);
         // Registered, so that the scan's snapshot is its own to release.
-        IndexScanDesc scan = index_beginscan(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), nkeys, 0);
+        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), nkeys);
         index_rescan(scan, scankeys, nkeys, nullptr, 0);
         return scan;
     });
@@ -339,7 +341,7 @@ JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
             scan_slot_[ready_index] = table_slot_create(rel_, &estate_->es_tupleTable);
         ScanKeyData keys[2];
         ready_keys(keys, idx, queue, false, 0);
-        IndexScanDesc scan = index_beginscan(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 2, 0);
+        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 2);
         scan->xs_want_itup = true;
         index_rescan(scan, keys, 2, nullptr, 0);
         return scan;
@@ -407,14 +409,14 @@ bool find_queue(Datum queue, Queue *out)
     int queue_col = column(desc, "_queues", "queue", TEXTOID);
     int lease_col = column(desc, "_queues", "lease", INTERVALOID);
     int attempts_col = column(desc, "_queues", "max_attempts", INT4OID);
-    Relation idx = pg::call([&] { return index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock); });
+    Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
     check_key(idx, {queue_col});
     return pg::call([&] {
         ScanKeyData k;
         ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ, queue);
         TupleTableSlot *slot = table_slot_create(rel, nullptr);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        IndexScanDesc scan = index_beginscan(rel, idx, snapshot, 1, 0);
+        IndexScanDesc scan = compat::index_begin(rel, idx, snapshot, 1);
         index_rescan(scan, &k, 1, nullptr, 0);
         bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
         if (found) {
@@ -578,13 +580,13 @@ TM_Result JobTable::update(Row seen, const Values &values, LockWaitPolicy wait)
                                  LockTupleNoKeyExclusive, wait, 0, &tmfd);
         if (r == TM_Ok && plain_update_) {
             LockTupleMode lockmode;
-            bool update_indexes;
+            compat::IndexUpdate update_indexes;
             if (rel_->rd_att->constr)
                 ExecConstraints(rri_, new_, estate_);
             r = table_tuple_update(rel_, &tid, new_, GetCurrentCommandId(true), estate_->es_snapshot, InvalidSnapshot,
                                    true, &tmfd, &lockmode, &update_indexes);
-            if (r == TM_Ok && update_indexes && rri_->ri_NumIndices > 0)
-                list_free(ExecInsertIndexTuples(rri_, new_, estate_, true, false, nullptr, NIL));
+            if (r == TM_Ok)
+                compat::insert_index_entries(rri_, new_, estate_, update_indexes);
         } else if (r == TM_Ok) {
             // The update stores the new version's place in new_; a BEFORE
             // trigger that returned NULL leaves it unset.

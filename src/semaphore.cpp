@@ -6,6 +6,7 @@
 #include "rows.hpp"
 #include "keylock.hpp"
 #include "spi.hpp"
+#include "compat.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -87,7 +88,7 @@ static bool parking_here()
         LOCKTAG t = keylock::tag(keylock::Space::parking, "", 0);
         t.locktag_field2 = 0;
         t.locktag_field3 = k;
-        if (pg::call([&] { return LockHeldByMe(&t, ShareLock); }))
+        if (pg::call([&] { return compat::lock_held_by_me(&t, ShareLock); }))
             return true;
     }
     return false;

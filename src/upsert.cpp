@@ -6,6 +6,7 @@
 // identifiers are checked against the catalog and quoted, operators and
 // collations are schema-qualified (the search_path is pinned to pg_catalog).
 #include "args.hpp"
+#include "compat.hpp"
 #include "interrupts.hpp"
 #include "json.hpp"
 #include "result.hpp"
@@ -112,7 +113,7 @@ Missing missing_privilege(Oid relid, bool needs_update)
     bool is_missing = false;
     if (!OidIsValid(nsp))
         return Missing::relation;
-    if (pg_namespace_aclcheck(nsp, role, ACL_USAGE) != ACLCHECK_OK)
+    if (compat::namespace_aclcheck(nsp, role, ACL_USAGE) != ACLCHECK_OK)
         return Missing::usage;
     if (!may_table_or_column(relid, role, ACL_INSERT, &is_missing))
         return is_missing ? Missing::relation : Missing::insert;

@@ -1,19 +1,25 @@
 # Shared by test/run.sh and test/demo.sh: packages, build, throwaway cluster.
-# Source it; it defines functions and sets nothing else but PG_BIN, PG_CONFIG
-# and BATON_PACKAGES.
+# Source it; it defines functions and sets nothing else but PG, PG_BIN,
+# PG_CONFIG and BATON_PACKAGES.
 
-# CASSERT=1 in the environment: PostgreSQL 15 built with assertions, which
-# test/cassert.sh builds on first use and caches; otherwise Debian's.
+# PG=N in the environment: the PostgreSQL major (15 by default), Debian's
+# packages of it. Majors this machine's Debian lacks run inside a chroot
+# (test/majors.sh), where they are Debian's packages too.
+# CASSERT=1: PostgreSQL 15 built with assertions, which test/cassert.sh
+# builds on first use and caches.
+PG=${PG:-15}
+export PG
 if [ "${CASSERT:-}" = 1 ]; then
+  [ "$PG" = 15 ] || { echo "baton: CASSERT=1 is PostgreSQL 15 only" >&2; return 1; }
   PG_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/cassert.sh")/bin || return 1
 else
-  PG_BIN=/usr/lib/postgresql/15/bin
+  PG_BIN=/usr/lib/postgresql/$PG/bin
 fi
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 
 # Debian packages a fresh Debian 12 machine lacks (docs/development.md says why).
-BATON_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+BATON_PACKAGES="postgresql-$PG postgresql-server-dev-$PG postgresql-$PG-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
   python3 python3-psycopg2 make g++"
 

@@ -3,8 +3,12 @@
 # every suite (pg_regress, isolation, pgTAP, stress), stop the cluster, scan
 # its log for crashed backends, and end with "N passed, N failed".
 # CASSERT=1: against PostgreSQL built with assertions (see test/lib.sh).
+# PG=N: against major N; when this machine has no PostgreSQL N, the same
+# run inside a Debian chroot that has it (test/majors.sh).
 set -u
 cd "$(dirname "$0")/.."
+PG=${PG:-15}
+[ "$PG" = 15 ] || [ -x "/usr/lib/postgresql/$PG/bin/postgres" ] || exec bash test/majors.sh "$PG"
 . test/lib.sh || exit 1
 
 ensure_packages || exit 1
@@ -28,17 +32,19 @@ passed=0
 failed=0
 failures=()
 
-# pg_regress and pg_isolation_regress print "name ... ok" or "... FAILED".
+# pg_regress and pg_isolation_regress print "name ... ok" or "... FAILED"
+# (15), or TAP lines "ok 1 - name" and "not ok 2 - name" (16 on).
 # A runner that exits non-zero without naming a failed test (it could not
 # start, the database could not be created...) counts as one failure.
 tally_regress() {  # $1 = suite, $2 = its output file, $3 = its exit status
   local ok bad
-  ok=$(grep -cE '\.\.\. ok' "$2")
-  bad=$(grep -cE '\.\.\. (FAILED|failed)' "$2")
+  ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ +[-+] ' "$2")
+  bad=$(grep -cE '\.\.\. (FAILED|failed)|^not ok [0-9]+ +[-+] ' "$2")
   ((bad == 0 && $3 != 0)) && bad=1
   passed=$((passed + ok))
   failed=$((failed + bad))
-  ((bad)) && failures+=("$1: $(grep -E '\.\.\. (FAILED|failed)' "$2" | awk '{print $2}' | xargs) (exit $3)")
+  ((bad)) && failures+=("$1: $(grep -E '\.\.\. (FAILED|failed)|^not ok [0-9]+ +[-+] ' "$2" |
+    sed -E 's/^not ok [0-9]+ +[-+] +//; s/^test +//' | awk '{print $1}' | xargs) (exit $3)")
   return 0
 }
 
