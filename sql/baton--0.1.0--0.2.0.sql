@@ -157,3 +157,83 @@ BEGIN
     DELETE FROM baton._queues q WHERE q.queue = drop_queue.queue;
     PERFORM baton._wake_parked(f.k, f.n) FROM unnest(freed_keys, freed_slots) AS f(k, n);
 END $$;
+
+-------------------------------------------------------------------------------
+-- Backups by the database owner: pg_dump reads the extension's tables and
+-- sequences (their rows are dumped: pg_extension_config_dump), so the
+-- database's owner, when not a superuser, may read them. The owner can read
+-- everything in its database that it can dump; nobody else gains anything.
+-- A database that changes owners later: GRANT the same to the new owner.
+-------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    owner regrole := (SELECT datdba::regrole FROM pg_catalog.pg_database WHERE datname = current_database());
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner) THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA baton TO %s', owner);
+        EXECUTE format('GRANT SELECT ON baton._queues, baton._jobs, baton._limits, baton._holders,'
+                       ' baton._job_id_seq, baton._token_seq TO %s', owner);
+    END IF;
+END $$;
+
+-------------------------------------------------------------------------------
+-- What \df+ and \dv+ show (docs/contract.md has the whole contract).
+-------------------------------------------------------------------------------
+
+COMMENT ON FUNCTION baton.create_queue(text, interval, int, interval) IS
+    'Creates a queue, or updates its lease, max_attempts and retry_base.';
+COMMENT ON FUNCTION baton.drop_queue(text, boolean) IS
+    'Drops a queue; refuses (55006) while it holds ready or running jobs, unless force.';
+COMMENT ON FUNCTION baton.purge(text, interval) IS
+    'Deletes the queue''s finished jobs (completed, dead, cancelled) finished longer ago than older_than.';
+COMMENT ON FUNCTION baton.enqueue(text, jsonb, timestamptz, int, text, text, text) IS
+    'Adds a job; a unique_key dedupes among the queue''s unfinished jobs (on_conflict keep or replace).';
+COMMENT ON FUNCTION baton.enqueue_batch(text, jsonb, text) IS
+    'Adds up to 10,000 jobs, locking keys in byte order: never deadlocks with another batch.';
+COMMENT ON FUNCTION baton.claim(text, text, int, interval) IS
+    'Takes up to n due jobs with a lease and a new fencing token each, never waiting for a row.';
+COMMENT ON FUNCTION baton.heartbeat(text, interval) IS
+    'Extends every unexpired lease the worker holds; returns exactly those.';
+COMMENT ON FUNCTION baton.renew(bigint, bigint, interval) IS
+    'Extends one lease while its token owns the job: the new expiry, or NULL.';
+COMMENT ON FUNCTION baton.complete(bigint, bigint, jsonb) IS
+    'Completes the job if the token owns its unexpired lease: true exactly once.';
+COMMENT ON FUNCTION baton.complete_batch(bigint[], bigint[]) IS
+    'Completes the (id, token) pairs that still own their jobs, in ascending id order; the ids completed.';
+COMMENT ON FUNCTION baton.complete_and_claim(bigint[], bigint[], text, text, int, interval) IS
+    'complete_batch, then claim, in one call and one commit.';
+COMMENT ON FUNCTION baton.fail(bigint, bigint, text, interval) IS
+    'Gives the job up if the token owns it: ready again after a back-off, or dead at the last attempt.';
+COMMENT ON FUNCTION baton.cancel(bigint) IS
+    'Cancels a ready or running job (a running job''s token stops working).';
+COMMENT ON FUNCTION baton.retry(bigint) IS
+    'Makes a dead or cancelled job ready again with attempt 0.';
+COMMENT ON FUNCTION baton.sorted_upsert(regclass, text[], jsonb, text[]) IS
+    'INSERT ... ON CONFLICT into the caller''s table in the unique index''s key order: never deadlocks.';
+COMMENT ON FUNCTION baton.set_limit(text, int) IS
+    'Sets the slots of a semaphore key (default 1; 0 pauses it).';
+COMMENT ON FUNCTION baton.acquire(text, text, interval) IS
+    'Takes a slot of a semaphore key for ttl: a token, or NULL when every slot is held.';
+COMMENT ON FUNCTION baton.extend(text, bigint, interval) IS
+    'Extends an unexpired semaphore slot held by that token.';
+COMMENT ON FUNCTION baton.release(text, bigint) IS
+    'Releases an unexpired semaphore slot held by that token.';
+COMMENT ON FUNCTION baton.lock_key(text, interval) IS
+    'Locks a key until the transaction ends (safe behind a pooler); 55P03 after timeout.';
+COMMENT ON FUNCTION baton.try_lock_key(text) IS
+    'Locks a key until the transaction ends if it is free; never waits.';
+COMMENT ON FUNCTION baton.lock_keys(text[], interval) IS
+    'Locks several keys, all or none, in one canonical order (no deadlock between overlapping sets).';
+COMMENT ON FUNCTION baton.try_lock_keys(text[]) IS
+    'lock_keys without waiting: all or none.';
+COMMENT ON FUNCTION baton.key_holder(text) IS
+    'The pid holding a key lock, 0 for a prepared transaction, or NULL.';
+COMMENT ON VIEW baton.jobs IS 'Every job, with its state, lease and result.';
+COMMENT ON VIEW baton.queue_stats IS 'Per queue: ready, scheduled, running, expired leases, dead, oldest ready age.';
+COMMENT ON VIEW baton.holders IS 'Who holds semaphore slots now: explicit holders and running keyed jobs.';
+COMMENT ON TYPE baton.claimed_job IS 'A job as claim and complete_and_claim return it.';
+COMMENT ON TABLE baton._queues IS 'Internal: queues and their settings (use the functions).';
+COMMENT ON TABLE baton._jobs IS 'Internal: jobs (read baton.jobs; change them through the functions).';
+COMMENT ON TABLE baton._limits IS 'Internal: semaphore slots per key (set_limit).';
+COMMENT ON TABLE baton._holders IS 'Internal: explicit semaphore holders (acquire).';
