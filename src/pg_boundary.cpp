@@ -35,7 +35,7 @@ Error::Error(int sqlstate, const char *fmt, ...) : sqlstate_(sqlstate)
 
 // Raised outside any catch block: ereport() longjmps, and a longjmp out of a
 // catch handler would leave the C++ runtime's exception state behind.
-static void raise(int sqlstate, char *message) pg_attribute_noreturn();
+[[noreturn]] static void raise(int sqlstate, char *message);
 static void raise(int sqlstate, char *message)
 {
     // snprintf may have cut the message inside a multibyte character.

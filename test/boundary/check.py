@@ -117,6 +117,8 @@ class Obj:
             if not m:
                 continue
             value, flags, section, size, name = m.groups()
+            # newer objdump (binutils 2.44, Debian 13) prints .hidden before the name
+            name = re.sub(r'^\.(?:hidden|protected|internal) ', '', name)
             if section == '*UND*':
                 self.undefined.add(name)
             elif flags[6] == 'F':
