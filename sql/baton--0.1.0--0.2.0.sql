@@ -237,3 +237,141 @@ COMMENT ON TABLE baton._queues IS 'Internal: queues and their settings (use the 
 COMMENT ON TABLE baton._jobs IS 'Internal: jobs (read baton.jobs; change them through the functions).';
 COMMENT ON TABLE baton._limits IS 'Internal: semaphore slots per key (set_limit).';
 COMMENT ON TABLE baton._holders IS 'Internal: explicit semaphore holders (acquire).';
+
+-------------------------------------------------------------------------------
+-- Queue controls for operators, and a producer's view of one job.
+-------------------------------------------------------------------------------
+
+-- A paused queue gives claims nothing; everything else works as usual.
+ALTER TABLE baton._queues ADD COLUMN paused boolean NOT NULL DEFAULT false;
+
+CREATE FUNCTION baton.pause(queue text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    UPDATE baton._queues q SET paused = true WHERE q.queue = pause.queue AND NOT q.paused;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION baton.pause(text) IS
+    'Claims take nothing from the queue until resume(); true if it was not paused.';
+
+CREATE FUNCTION baton.resume(queue text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    UPDATE baton._queues q SET paused = false WHERE q.queue = resume.queue AND q.paused;
+    IF FOUND THEN
+        PERFORM baton._notify_due(queue);  -- its due jobs can be claimed again
+    END IF;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION baton.resume(text) IS 'Lets claims take jobs from a paused queue again; true if it was paused.';
+
+-- Every unfinished job of the queue (only the ready ones with only_ready)
+-- becomes cancelled, rows locked in ascending id order; the slots of the
+-- running keyed jobs are freed.
+CREATE FUNCTION baton.cancel_all(queue text, only_ready boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+    freed_keys text[];
+    freed_slots bigint[];
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    only_ready := coalesce(only_ready, false);
+    WITH locked AS (
+        SELECT j.id, j.queue, j.state AS was, j.concurrency_key FROM baton._jobs j
+         WHERE j.queue = cancel_all.queue
+           AND j.state IN ('ready', CASE WHEN only_ready THEN 'ready' ELSE 'running' END)
+         ORDER BY j.id FOR NO KEY UPDATE),
+    done AS (
+        UPDATE baton._jobs j SET state = 'cancelled', finished_at = clock_timestamp(), blocked_until = NULL
+          FROM locked l WHERE j.id = l.id AND j.queue = l.queue
+        RETURNING l.was, l.concurrency_key),
+    per_key AS (
+        SELECT d.concurrency_key AS k, count(*) AS total, count(*) FILTER (WHERE d.was = 'running') AS running
+          FROM done d GROUP BY d.concurrency_key)
+    SELECT coalesce(sum(p.total), 0),
+           array_agg(p.k) FILTER (WHERE p.k IS NOT NULL AND p.running > 0),
+           array_agg(p.running) FILTER (WHERE p.k IS NOT NULL AND p.running > 0)
+      INTO n, freed_keys, freed_slots
+      FROM per_key p;
+    -- The slots its running keyed jobs held, for other queues' parked jobs.
+    PERFORM baton._wake_parked(f.k, f.n) FROM unnest(freed_keys, freed_slots) AS f(k, n);
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION baton.cancel_all(text, boolean) IS
+    'Cancels the queue''s unfinished jobs (only the ready ones with only_ready); how many.';
+
+-- Every dead job of the queue becomes ready again, as retry() makes one;
+-- one whose unique_key another unfinished job holds stays dead.
+CREATE FUNCTION baton.retry_all(queue text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint := 0;
+    dead_id bigint;
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    FOR dead_id IN SELECT j.id FROM baton._jobs j
+                    WHERE j.queue = retry_all.queue AND j.state = 'dead' ORDER BY j.id LOOP
+        BEGIN
+            UPDATE baton._jobs j
+               SET state = 'ready', attempt = 0, run_at = clock_timestamp(),
+                   lease_expires_at = NULL, reclaim_after = NULL, worker = NULL,
+                   started_at = NULL, finished_at = NULL, blocked_until = NULL
+             WHERE j.id = dead_id AND j.queue = retry_all.queue AND j.state = 'dead';
+            IF FOUND THEN
+                n := n + 1;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;  -- another unfinished job holds its unique_key
+        END;
+    END LOOP;
+    IF n > 0 THEN
+        PERFORM baton._notify_due(queue);
+    END IF;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION baton.retry_all(text) IS
+    'Makes the queue''s dead jobs ready again (attempt 0); how many.';
+
+-- What became of one job, for its producer: no lease token, no worker.
+CREATE FUNCTION baton.job(job_id bigint)
+RETURNS TABLE (id bigint, queue text, state text, attempt int, max_attempts int, result jsonb,
+               error text, enqueued_at timestamptz, run_at timestamptz, started_at timestamptz,
+               lease_expires_at timestamptz, finished_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'baton: job_id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    RETURN QUERY
+    SELECT j.id, j.queue, j.state, j.attempt, j.max_attempts, j.result, j.error, j.enqueued_at,
+           j.run_at, j.started_at, j.lease_expires_at, j.finished_at
+      FROM baton._jobs j WHERE j.id = job_id;
+END $$;
+COMMENT ON FUNCTION baton.job(bigint) IS
+    'One job''s state, attempt, result, error and times, without its lease token or worker; no row if unknown.';
+
+REVOKE ALL ON FUNCTION baton.pause(text), baton.resume(text), baton.cancel_all(text, boolean),
+    baton.retry_all(text), baton.job(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE VIEW baton.queue_stats AS
+WITH now AS (SELECT pg_catalog.clock_timestamp() AS t)
+SELECT q.queue,
+       count(*) FILTER (WHERE j.state = 'ready' AND j.run_at <= now.t)         AS ready,
+       count(*) FILTER (WHERE j.state = 'ready' AND j.run_at > now.t)          AS scheduled,
+       count(*) FILTER (WHERE j.state = 'running' AND j.lease_expires_at > now.t)  AS running,
+       count(*) FILTER (WHERE j.state = 'running' AND j.lease_expires_at <= now.t) AS expired_leases,
+       count(*) FILTER (WHERE j.state = 'dead')                                AS dead,
+       now.t - min(j.run_at) FILTER (WHERE j.state = 'ready' AND j.run_at <= now.t) AS oldest_ready_age,
+       q.paused
+  FROM baton._queues q
+  CROSS JOIN now
+  LEFT JOIN baton._jobs j
+         ON j.queue = q.queue AND j.state IN ('ready', 'running', 'dead')
+ GROUP BY q.queue, q.paused, now.t;

@@ -347,6 +347,8 @@ Args args(FunctionCallInfo fcinfo, int first)
 void into(rows::JobTable &table, ResultRows &result, const Args &a)
 {
     rows::Queue queue = rows::require_queue(a.queue);
+    if (queue.paused)
+        return;
     TimestampTz now = read_clock();
     Datum expires = pg::call([&] {
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),

@@ -39,6 +39,7 @@ const char *type_name(Oid type)
     case INT8OID: return "bigint";
     case TEXTOID: return "text";
     case JSONBOID: return "jsonb";
+    case BOOLOID: return "boolean";
     case INTERVALOID: return "interval";
     case TIMESTAMPTZOID: return "timestamp with time zone";
     default: return "the expected one";
@@ -409,6 +410,7 @@ bool find_queue(Datum queue, Queue *out)
     int queue_col = column(desc, "_queues", "queue", TEXTOID);
     int lease_col = column(desc, "_queues", "lease", INTERVALOID);
     int attempts_col = column(desc, "_queues", "max_attempts", INT4OID);
+    int paused_col = has_column(desc, "paused") ? column(desc, "_queues", "paused", BOOLOID) : -1;
     Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
     check_key(idx, {queue_col});
     return pg::call([&] {
@@ -425,6 +427,8 @@ bool find_queue(Datum queue, Queue *out)
             if (found) {
                 out->lease = datumCopy(slot->tts_values[lease_col], false, sizeof(Interval));
                 out->max_attempts = DatumGetInt32(slot->tts_values[attempts_col]);
+                out->paused = paused_col >= 0 && !slot->tts_isnull[paused_col] &&
+                              DatumGetBool(slot->tts_values[paused_col]);
             }
         }
         index_endscan(scan);
@@ -438,7 +442,7 @@ bool find_queue(Datum queue, Queue *out)
 
 Queue require_queue(Datum queue)
 {
-    Queue q;
+    Queue q{};
     if (!find_queue(queue, &q))
         no_such_queue(queue);
     return q;

@@ -87,6 +87,7 @@ void check_key(Relation index, std::initializer_list<int> cols);
 struct Queue {
     Datum lease;  // an Interval
     int32 max_attempts;
+    bool paused;  // claims take nothing from it (pause(); 0.2.0 on)
 };
 
 // The one way to look a queue up (baton._queues): false, or 42704 from

@@ -4,7 +4,7 @@
 -- changes and the backend survives. A NULL for an argument that has a
 -- default means that default.
 BEGIN;
-SELECT plan(439);
+SELECT plan(465);
 
 -------------------------------------------------------------------------------
 -- Fixture: one queue with a running job (so that the checks on renew, fail and
@@ -138,6 +138,19 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('fail', $$SELECT baton.fail(id, lease_token, 'e', '-1 second') FROM owned$$, '22023', '\mretry_in\M.*negative', 'a negative retry_in (on a job the token owns)'),
 -- cancel(id), retry(id)
 ('cancel', $$SELECT baton.cancel(NULL)$$,                                     '22004', '\mid\M.*\mNULL\M',    'a NULL id'),
+('job', $$SELECT * FROM baton.job(NULL)$$,                                     '22004', '\mjob_id\M.*\mNULL\M', 'a NULL job_id'),
+('pause', $$SELECT baton.pause(NULL)$$,                                       '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('pause', $$SELECT baton.pause('bad name!')$$,                                '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('pause', $$SELECT baton.pause('tap_nosuch')$$,                               '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('resume', $$SELECT baton.resume(NULL)$$,                                     '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('resume', $$SELECT baton.resume('bad name!')$$,                              '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('resume', $$SELECT baton.resume('tap_nosuch')$$,                             '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('cancel_all', $$SELECT baton.cancel_all(NULL)$$,                             '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('cancel_all', $$SELECT baton.cancel_all('bad name!')$$,                      '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('cancel_all', $$SELECT baton.cancel_all('tap_nosuch', true)$$,               '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('retry_all', $$SELECT baton.retry_all(NULL)$$,                               '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('retry_all', $$SELECT baton.retry_all('bad name!')$$,                        '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('retry_all', $$SELECT baton.retry_all('tap_nosuch')$$,                       '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
 ('retry', $$SELECT baton.retry(NULL)$$,                                       '22004', '\mid\M.*\mNULL\M',    'a NULL id'),
 -- enqueue_batch(queue, jobs, on_conflict)
 ('enqueue_batch', $$SELECT * FROM baton.enqueue_batch(NULL, '[{}]')$$,        '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
@@ -269,7 +282,7 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', NULL])$$, '22004', '\mkeys\M.*\mNULL\M', 'a NULL element in keys'),
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', ''])$$, '22023', '\mkeys\M',            'an empty key in keys');
 
--- 198 rules: the SQLSTATE of each ...
+-- 211 rules: the SQLSTATE of each ...
 SELECT throws_ok(r.call, r.errcode, NULL,
                  format('%s refuses %s with SQLSTATE %s', r.fn, r.rule, r.errcode))
   FROM (SELECT * FROM refusal ORDER BY n) r;
@@ -279,7 +292,7 @@ SELECT throws_matching(r.call, r.message,
                        format('%s: the error for %s names it (%s)', r.fn, r.rule, r.message))
   FROM (SELECT * FROM refusal ORDER BY n) r;
 
-SELECT is((SELECT count(*) FROM refusal), 198::bigint, 'all 198 argument rules were exercised');
+SELECT is((SELECT count(*) FROM refusal), 211::bigint, 'all 211 argument rules were exercised');
 SELECT is((SELECT string_agg(p.proname::text, ', ' ORDER BY p.proname)
              FROM pg_proc p
             WHERE p.pronamespace = 'baton'::regnamespace AND p.proname !~ '^_'

@@ -83,7 +83,8 @@ GRANT USAGE ON SCHEMA baton TO baton_producer;
 GRANT EXECUTE ON FUNCTION
     baton.enqueue(text, jsonb, timestamptz, int, text, text, text),
     baton.enqueue_batch(text, jsonb, text),
-    baton.cancel(bigint)
+    baton.cancel(bigint),
+    baton.job(bigint)
     TO baton_producer;
 GRANT SELECT ON baton.queue_stats TO baton_producer;
 
@@ -131,6 +132,11 @@ GRANT EXECUTE ON FUNCTION
     baton.fail(bigint, bigint, text, interval),
     baton.cancel(bigint),
     baton.retry(bigint),
+    baton.job(bigint),
+    baton.pause(text),
+    baton.resume(text),
+    baton.cancel_all(text, boolean),
+    baton.retry_all(text),
     baton.set_limit(text, int),
     baton.lock_key(text, interval),
     baton.try_lock_key(text),
