@@ -375,3 +375,48 @@ SELECT q.queue,
   LEFT JOIN baton._jobs j
          ON j.queue = q.queue AND j.state IN ('ready', 'running', 'dead')
  GROUP BY q.queue, q.paused, now.t;
+
+-------------------------------------------------------------------------------
+-- The worker loop with results, and with refused completions reported.
+-- New forms beside the old ones (which keep their results and rows): with
+-- results jsonb[] (aligned with ids; a NULL element stores no result).
+-- complete_and_claim's new form returns baton.loop_row: first one row per
+-- completion that was refused (refused = true, only id set: the worker lost
+-- that lease), then the claimed jobs (refused = false).
+-------------------------------------------------------------------------------
+
+CREATE TYPE baton.loop_row AS (
+    refused          boolean,
+    id               bigint,
+    queue            text,
+    payload          jsonb,
+    attempt          int,
+    lease_token      bigint,
+    lease_expires_at timestamptz,
+    priority         int,
+    unique_key       text,
+    concurrency_key  text,
+    enqueued_at      timestamptz
+);
+REVOKE ALL ON TYPE baton.loop_row FROM PUBLIC;
+COMMENT ON TYPE baton.loop_row IS
+    'A row of complete_and_claim with results: a refused completion (refused, id) or a claimed job.';
+
+CREATE FUNCTION baton.complete_batch(ids bigint[], lease_tokens bigint[], results jsonb[])
+RETURNS SETOF bigint
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_complete_batch';
+COMMENT ON FUNCTION baton.complete_batch(bigint[], bigint[], jsonb[]) IS
+    'complete_batch, storing each job''s result; the ids completed.';
+
+CREATE FUNCTION baton.complete_and_claim(ids bigint[], lease_tokens bigint[], queue text,
+                                         worker text, n int, lease interval, results jsonb[])
+RETURNS SETOF baton.loop_row
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 2
+AS 'MODULE_PATHNAME', 'baton_complete_and_claim';
+COMMENT ON FUNCTION baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]) IS
+    'complete_batch with results, then claim: refused completions first (refused = true), then the claimed jobs.';
+
+REVOKE ALL ON FUNCTION baton.complete_batch(bigint[], bigint[], jsonb[]),
+    baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]) FROM PUBLIC;

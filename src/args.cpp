@@ -125,7 +125,8 @@ bool optional_interval(FunctionCallInfo fcinfo, int i, const char *name, Sign si
     return true;
 }
 
-bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out)
+bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out,
+                    std::vector<bool> *nulls)
 {
     if (PG_ARGISNULL(i))
         return false;
@@ -137,23 +138,30 @@ bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemty
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: %s must have at most %d elements, got %d", name,
                     max_array_elements, items);
     Datum *elems;
-    bool *nulls;
+    bool *isnull;
     int count;
     pg::call([&] {
         int16 typlen;
         bool typbyval;
         char typalign;
         get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-        deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &count);
+        deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &isnull, &count);
     });
     out->reserve(count);
     for (int k = 0; k < count; k++) {
         check_interrupts_every(k);
-        if (nulls[k])
+        if (isnull[k] && !nulls)
             throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "baton: %s must not contain NULL elements", name);
         out->push_back(elems[k]);
+        if (nulls)
+            nulls->push_back(isnull[k]);
     }
     return true;
+}
+
+bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out)
+{
+    return array_elements(fcinfo, i, name, elemtype, out, nullptr);
 }
 
 bool on_conflict_replace(FunctionCallInfo fcinfo, int i)

@@ -60,6 +60,10 @@ constexpr int max_array_elements = 10000;
 // text); false when the argument is NULL. NULL elements are 22004.
 bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out);
 
+// The same, NULL elements allowed: (*nulls)[k] marks them.
+bool array_elements(FunctionCallInfo fcinfo, int i, const char *name, Oid elemtype, std::vector<Datum> *out,
+                    std::vector<bool> *nulls);
+
 // on_conflict: 'keep' (also NULL, the default) or 'replace'; true for replace.
 bool on_conflict_replace(FunctionCallInfo fcinfo, int i);
 

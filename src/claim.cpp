@@ -237,6 +237,7 @@ private:
 struct Claim {
     rows::JobTable &table;
     ResultRows &result;
+    bool refused_column;
     Datum worker;
     Datum expires;
     TimestampTz now;
@@ -245,18 +246,22 @@ struct Claim {
     Slots slots;
 };
 
-// Returns the claimed job to the caller (baton.claimed_job).
+// Returns the claimed job to the caller (baton.claimed_job, or a
+// baton.loop_row whose refused column is false).
 void emit(Claim &cl, const rows::Values &v)
 {
     const rows::Columns &c = cl.table.col();
     const int cols[claimed_job_columns] = {c.id, c.queue, c.payload, c.attempt, c.lease_token,
                                            c.lease_expires_at, c.priority, c.unique_key,
                                            c.concurrency_key, c.enqueued_at};
-    Datum values[claimed_job_columns];
-    bool nulls[claimed_job_columns];
+    Datum values[claimed_job_columns + 1];
+    bool nulls[claimed_job_columns + 1];
+    int first = cl.refused_column ? 1 : 0;
+    values[0] = BoolGetDatum(false);
+    nulls[0] = false;
     for (int k = 0; k < claimed_job_columns; k++) {
-        values[k] = v.value(cols[k]);
-        nulls[k] = v.is_null(cols[k]);
+        values[first + k] = v.value(cols[k]);
+        nulls[first + k] = v.is_null(cols[k]);
     }
     cl.result.add(values, nulls);
 }
@@ -354,8 +359,8 @@ void into(rows::JobTable &table, ResultRows &result, const Args &a)
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
                                    a.has_lease ? a.lease : queue.lease);
     });
-    Claim cl{table, result, a.worker, expires, now, rows::text_datum("lease expired on the last attempt"),
-             tokens(), Slots(table.parks())};
+    Claim cl{table, result, a.refused_column, a.worker, expires, now,
+             rows::text_datum("lease expired on the last attempt"), tokens(), Slots(table.parks())};
     Candidates candidates(table, a.queue, now);
     Candidate cand;
     rows::Row seen{};

@@ -13,6 +13,9 @@ struct Args {
     Datum queue, worker, lease;
     int32 n;
     bool has_lease;  // else the queue's lease
+    // Rows of baton.loop_row (a refused column first, false for a claimed
+    // job) instead of baton.claimed_job: complete_and_claim with results.
+    bool refused_column = false;
 };
 Args args(FunctionCallInfo fcinfo, int first);
 

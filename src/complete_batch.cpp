@@ -6,6 +6,7 @@
 #include "result.hpp"
 
 #include <algorithm>
+#include <utility>
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -25,7 +26,19 @@ static std::vector<int64> int8_elements(FunctionCallInfo fcinfo, int i, const ch
     return out;
 }
 
-Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
+// The results argument, as long as ids (empty when absent or NULL).
+static std::vector<Datum> result_elements(FunctionCallInfo fcinfo, int i, size_t n, std::vector<bool> *nulls)
+{
+    std::vector<Datum> out;
+    if (i < 0 || !args::array_elements(fcinfo, i, "results", JSONBOID, &out, nulls))
+        return out;
+    if (out.size() != n)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "baton: results must have the same length as ids, got %zu and %zu", out.size(), n);
+    return out;
+}
+
+Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg, int results_arg)
 {
     std::vector<int64> ids = int8_elements(fcinfo, ids_arg, "ids");
     std::vector<int64> tokens = int8_elements(fcinfo, ids_arg + 1, "lease_tokens");
@@ -33,15 +46,23 @@ Fenced fenced_args(FunctionCallInfo fcinfo, int ids_arg)
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
                     "baton: ids and lease_tokens must have the same length, got %zu and %zu",
                     ids.size(), tokens.size());
-    std::vector<std::pair<int64, int64>> pairs;
-    for (size_t k = 0; k < ids.size(); k++)
-        pairs.emplace_back(ids[k], tokens[k]);
-    std::sort(pairs.begin(), pairs.end());
-    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    std::vector<bool> no_result;
+    std::vector<Datum> results = result_elements(fcinfo, results_arg, ids.size(), &no_result);
+    std::vector<size_t> order(ids.size());
+    for (size_t k = 0; k < order.size(); k++)
+        order[k] = k;
+    auto key = [&](size_t k) { return std::make_pair(ids[k], tokens[k]); };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
     Fenced out;
-    for (auto [id, token] : pairs) {
-        out.ids.push_back(id);
-        out.tokens.push_back(token);
+    for (size_t n = 0; n < order.size(); n++) {
+        size_t k = order[n];
+        if (n > 0 && key(order[n - 1]) == key(k))
+            continue;  // the first occurrence counts
+        out.ids.push_back(ids[k]);
+        out.tokens.push_back(tokens[k]);
+        bool has = !results.empty() && !no_result[k];
+        out.results.push_back(has ? results[k] : 0);
+        out.has_result.push_back(has);
     }
     return out;
 }
@@ -51,9 +72,23 @@ std::vector<int64> complete_all(rows::JobTable &table, const Fenced &pairs, Time
 {
     std::vector<int64> done;
     for (size_t k = 0; k < pairs.ids.size(); k++)
-        if (complete::one(table, pairs.ids[k], pairs.tokens[k], now, false, 0, freed_keys))
+        if (complete::one(table, pairs.ids[k], pairs.tokens[k], now, pairs.has_result[k], pairs.results[k],
+                          freed_keys))
             done.push_back(pairs.ids[k]);
     return done;
+}
+
+std::vector<int64> refused(const Fenced &pairs, const std::vector<int64> &done)
+{
+    std::vector<int64> out;
+    size_t d = 0;
+    for (int64 id : pairs.ids) {  // both ascending
+        if (d < done.size() && done[d] == id)
+            d++;
+        else
+            out.push_back(id);
+    }
+    return out;
 }
 
 } // namespace baton::complete_batch
@@ -62,7 +97,8 @@ using namespace baton;
 
 BATON_FUNCTION(baton_complete_batch)
 {
-    complete_batch::Fenced pairs = complete_batch::fenced_args(fcinfo, 0);
+    // complete_batch(ids, lease_tokens[, results])
+    complete_batch::Fenced pairs = complete_batch::fenced_args(fcinfo, 0, PG_NARGS() > 2 ? 2 : -1);
     ResultRows result(fcinfo, true);
     rows::JobTable table("baton.complete_batch()");
     std::vector<Datum> freed;

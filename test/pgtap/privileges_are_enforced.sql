@@ -96,7 +96,9 @@ GRANT EXECUTE ON FUNCTION
     baton.renew(bigint, bigint, interval),
     baton.complete(bigint, bigint, jsonb),
     baton.complete_batch(bigint[], bigint[]),
+    baton.complete_batch(bigint[], bigint[], jsonb[]),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval),
+    baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]),
     baton.fail(bigint, bigint, text, interval)
     TO baton_worker;
 GRANT SELECT ON baton.jobs, baton.queue_stats TO baton_worker;
@@ -128,7 +130,9 @@ GRANT EXECUTE ON FUNCTION
     baton.renew(bigint, bigint, interval),
     baton.complete(bigint, bigint, jsonb),
     baton.complete_batch(bigint[], bigint[]),
+    baton.complete_batch(bigint[], bigint[], jsonb[]),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval),
+    baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]),
     baton.fail(bigint, bigint, text, interval),
     baton.cancel(bigint),
     baton.retry(bigint),
