@@ -36,27 +36,38 @@ accepted() {  # accepted PORT DB < pairs
   echo "$n"
 }
 
-primary_port=$(free_port)
+# Starts server $1 on a free port (another one if a concurrent test took the
+# port between the look and the start); prints the port.
+start_on_free_port() {
+  local port
+  for _ in 1 2 3 4 5; do
+    port=$(free_port) || return 1
+    echo "port = $port" >>"$work/$1/postgresql.auto.conf"
+    if ctl "$1" start 2>/dev/null; then echo "$port"; return 0; fi
+    sed -i '/^port = /d' "$work/$1/postgresql.auto.conf"
+    sleep 0.2
+  done
+  return 1
+}
+
 as_postgres "$PG_BIN/initdb" -D "$work/primary" -U postgres -A trust >/dev/null
 cat >>"$work/primary/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $primary_port
 unix_socket_directories = '$work'
 # Commits that are not flushed stay in shared memory: an immediate stop loses them.
 bgwriter_lru_maxpages = 0
 wal_writer_delay = 10s
 CONF
-ctl primary start
+primary_port=$(start_on_free_port primary)
 q $primary_port postgres "CREATE DATABASE t"
 q $primary_port t "CREATE EXTENSION baton"
 q $primary_port t "SELECT baton.create_queue('f', lease => '1 hour')" >/dev/null
 q $primary_port t "SELECT count(*) FROM baton.enqueue_batch('f', (SELECT jsonb_agg('{}'::jsonb) FROM generate_series(1, 200)))" >/dev/null
 
 # 1. Failover. The standby catches up, then stops and misses the claims.
-standby_port=$(free_port)
 as_postgres "$PG_BIN/pg_basebackup" -h "$work" -p "$primary_port" -U postgres -D "$work/standby" -R -X stream -c fast
-echo "port = $standby_port" >>"$work/standby/postgresql.conf"
-ctl standby start
+sed -i '/^port = /d' "$work/standby/postgresql.auto.conf"
+standby_port=$(start_on_free_port standby)
 lsn=$(q $primary_port postgres "SELECT pg_current_wal_lsn()")
 for _ in $(seq 100); do
   [ "$(q $standby_port postgres "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break
