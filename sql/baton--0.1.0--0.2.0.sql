@@ -154,28 +154,11 @@ BEGIN
                AND j.concurrency_key IS NOT NULL
              GROUP BY j.concurrency_key) r;
     DELETE FROM baton._jobs j WHERE j.queue = drop_queue.queue;
+    DELETE FROM baton._queue_access a WHERE a.queue = drop_queue.queue;
     DELETE FROM baton._queues q WHERE q.queue = drop_queue.queue;
     PERFORM baton._wake_parked(f.k, f.n) FROM unnest(freed_keys, freed_slots) AS f(k, n);
 END $$;
 
--------------------------------------------------------------------------------
--- Backups by the database owner: pg_dump reads the extension's tables and
--- sequences (their rows are dumped: pg_extension_config_dump), so the
--- database's owner, when not a superuser, may read them. The owner can read
--- everything in its database that it can dump; nobody else gains anything.
--- A database that changes owners later: GRANT the same to the new owner.
--------------------------------------------------------------------------------
-
-DO $$
-DECLARE
-    owner regrole := (SELECT datdba::regrole FROM pg_catalog.pg_database WHERE datname = current_database());
-BEGIN
-    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner) THEN
-        EXECUTE format('GRANT USAGE ON SCHEMA baton TO %s', owner);
-        EXECUTE format('GRANT SELECT ON baton._queues, baton._jobs, baton._limits, baton._holders,'
-                       ' baton._job_id_seq, baton._token_seq TO %s', owner);
-    END IF;
-END $$;
 
 -------------------------------------------------------------------------------
 -- What \df+ and \dv+ show (docs/contract.md has the whole contract).
@@ -420,3 +403,86 @@ COMMENT ON FUNCTION baton.complete_and_claim(bigint[], bigint[], text, text, int
 
 REVOKE ALL ON FUNCTION baton.complete_batch(bigint[], bigint[], jsonb[]),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Per-queue access. A queue is open to every role with EXECUTE on the
+-- functions (as in 0.1.0) until grant_queue restricts it: from then on only
+-- superusers and members of the roles granted it may enqueue to it
+-- (produce) or claim from it (work); everything else (heartbeat, complete,
+-- fail) follows the lease token as before.
+-------------------------------------------------------------------------------
+
+ALTER TABLE baton._queues ADD COLUMN restricted boolean NOT NULL DEFAULT false;
+
+CREATE TABLE baton._queue_access (
+    queue   text    NOT NULL,  -- no foreign key: pg_dump loads config tables in any order
+    grantee regrole NOT NULL,
+    produce boolean NOT NULL,
+    work    boolean NOT NULL,
+    PRIMARY KEY (queue, grantee)
+);
+SELECT pg_catalog.pg_extension_config_dump('baton._queue_access', '');
+REVOKE ALL ON baton._queue_access FROM PUBLIC;
+COMMENT ON TABLE baton._queue_access IS 'Internal: the roles a restricted queue admits (grant_queue).';
+
+CREATE FUNCTION baton.grant_queue(queue text, role regrole, produce boolean DEFAULT true,
+                                  work boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'baton: role must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    INSERT INTO baton._queue_access AS a (queue, grantee, produce, work)
+    VALUES (grant_queue.queue, grant_queue.role, coalesce(grant_queue.produce, true),
+            coalesce(grant_queue.work, true))
+    ON CONFLICT ON CONSTRAINT _queue_access_pkey DO UPDATE SET produce = EXCLUDED.produce, work = EXCLUDED.work;
+    UPDATE baton._queues q SET restricted = true WHERE q.queue = grant_queue.queue AND NOT q.restricted;
+END $$;
+COMMENT ON FUNCTION baton.grant_queue(text, regrole, boolean, boolean) IS
+    'Restricts the queue to the roles granted it: members of role may enqueue (produce) and claim (work).';
+
+CREATE FUNCTION baton.revoke_queue(queue text, role regrole)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    DELETE FROM baton._queue_access a WHERE a.queue = revoke_queue.queue AND a.grantee = revoke_queue.role;
+    RETURN FOUND;  -- the queue stays restricted: unrestrict_queue opens it again
+END $$;
+COMMENT ON FUNCTION baton.revoke_queue(text, regrole) IS
+    'Takes a role''s grant on a restricted queue away (the queue stays restricted).';
+
+CREATE FUNCTION baton.unrestrict_queue(queue text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    DELETE FROM baton._queue_access a WHERE a.queue = unrestrict_queue.queue;
+    UPDATE baton._queues q SET restricted = false WHERE q.queue = unrestrict_queue.queue;
+END $$;
+COMMENT ON FUNCTION baton.unrestrict_queue(text) IS
+    'Opens a restricted queue to every role with EXECUTE on the functions again.';
+
+REVOKE ALL ON FUNCTION baton.grant_queue(text, regrole, boolean, boolean), baton.revoke_queue(text, regrole),
+    baton.unrestrict_queue(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Backups by the database owner (last: every table above): pg_dump reads the extension's tables and
+-- sequences (their rows are dumped: pg_extension_config_dump), so the
+-- database's owner, when not a superuser, may read them. The owner can read
+-- everything in its database that it can dump; nobody else gains anything.
+-- A database that changes owners later: GRANT the same to the new owner.
+-------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    owner regrole := (SELECT datdba::regrole FROM pg_catalog.pg_database WHERE datname = current_database());
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner) THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA baton TO %s', owner);
+        EXECUTE format('GRANT SELECT ON baton._queues, baton._jobs, baton._limits, baton._holders,'
+                       ' baton._queue_access, baton._job_id_seq, baton._token_seq TO %s', owner);
+    END IF;
+END $$;

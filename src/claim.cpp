@@ -352,6 +352,7 @@ Args args(FunctionCallInfo fcinfo, int first)
 void into(rows::JobTable &table, ResultRows &result, const Args &a)
 {
     rows::Queue queue = rows::require_queue(a.queue);
+    rows::check_access(a.queue, queue, rows::Access::work);
     if (queue.paused)
         return;
     TimestampTz now = read_clock();

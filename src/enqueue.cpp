@@ -68,6 +68,7 @@ BATON_FUNCTION(baton_enqueue)
     bool replace = args::on_conflict_replace(fcinfo, 6);
     bool due_now = run_at <= now;
 
+    rows::check_access(queue, rows::require_queue(queue), rows::Access::produce);
     keylock::share_queue(queue);
     spi::connect();
     Sequence ids = job_ids();

@@ -359,7 +359,9 @@ bool write(Datum queue, TimestampTz now, bool replace, const Writers &w)
 {
     // The guard is held: a drop_queue that committed first is seen here,
     // one that comes later waits for this transaction.
-    Datum max_attempts = Int32GetDatum(rows::require_queue(queue).max_attempts);
+    rows::Queue q = rows::require_queue(queue);
+    rows::check_access(queue, q, rows::Access::produce);
+    Datum max_attempts = Int32GetDatum(q.max_attempts);
     Sequence ids = job_ids();
     bool due_now = false;
     insert_pending(queue, max_attempts, now, w.rows, ids);

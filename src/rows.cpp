@@ -1,4 +1,5 @@
 #include "rows.hpp"
+#include "spi.hpp"
 #include "compat.hpp"
 
 #include <cstring>
@@ -26,6 +27,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "miscadmin.h"
 }
 
 namespace baton::rows {
@@ -411,6 +413,7 @@ bool find_queue(Datum queue, Queue *out)
     int lease_col = column(desc, "_queues", "lease", INTERVALOID);
     int attempts_col = column(desc, "_queues", "max_attempts", INT4OID);
     int paused_col = has_column(desc, "paused") ? column(desc, "_queues", "paused", BOOLOID) : -1;
+    int restricted_col = has_column(desc, "restricted") ? column(desc, "_queues", "restricted", BOOLOID) : -1;
     Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
     check_key(idx, {queue_col});
     return pg::call([&] {
@@ -429,6 +432,8 @@ bool find_queue(Datum queue, Queue *out)
                 out->max_attempts = DatumGetInt32(slot->tts_values[attempts_col]);
                 out->paused = paused_col >= 0 && !slot->tts_isnull[paused_col] &&
                               DatumGetBool(slot->tts_values[paused_col]);
+                out->restricted = restricted_col >= 0 && !slot->tts_isnull[restricted_col] &&
+                                  DatumGetBool(slot->tts_values[restricted_col]);
             }
         }
         index_endscan(scan);
@@ -452,6 +457,33 @@ Queue require_queue(Datum queue)
 {
     char *name = pg::call([queue] { return text_to_cstring(DatumGetTextPP(queue)); });
     throw Error(ERRCODE_UNDEFINED_OBJECT, "baton: queue \"%s\" does not exist", name);
+}
+
+// A role the caller is a member of was granted the action on the queue.
+static spi::Statement may_access{
+    "SELECT EXISTS (SELECT 1 FROM baton._queue_access a"
+    "                WHERE a.queue = $1 AND CASE WHEN $3 THEN a.produce ELSE a.work END"
+    "                  AND pg_catalog.pg_has_role($2, a.grantee, 'USAGE'))",
+    3, {TEXTOID, OIDOID, BOOLOID}, nullptr};
+
+void check_access(Datum queue, const Queue &q, Access what)
+{
+    if (!q.restricted)
+        return;
+    Oid caller = pg::call([] { return GetOuterUserId(); });
+    if (pg::call([caller] { return superuser_arg(caller); }))
+        return;
+    bool produce = what == Access::produce;
+    spi::connect();
+    spi::exec(may_access, spi::Args().add(queue).add(ObjectIdGetDatum(caller)).add(BoolGetDatum(produce)));
+    bool may = DatumGetBool(spi::value(0, 0));
+    spi::finish();
+    if (!may) {
+        char *name = pg::call([queue] { return text_to_cstring(DatumGetTextPP(queue)); });
+        const char *role = pg::call([caller] { return GetUserNameFromId(caller, false); });
+        throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "baton: permission denied for queue \"%s\": role %s may not %s",
+                    name, role, produce ? "produce to it" : "work on it");
+    }
 }
 
 bool parking_installed()

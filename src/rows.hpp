@@ -87,7 +87,8 @@ void check_key(Relation index, std::initializer_list<int> cols);
 struct Queue {
     Datum lease;  // an Interval
     int32 max_attempts;
-    bool paused;  // claims take nothing from it (pause(); 0.2.0 on)
+    bool paused;      // claims take nothing from it (pause(); 0.2.0 on)
+    bool restricted;  // only roles granted it may produce to or work on it (grant_queue)
 };
 
 // The one way to look a queue up (baton._queues): false, or 42704 from
@@ -95,6 +96,15 @@ struct Queue {
 bool find_queue(Datum queue, Queue *out);
 Queue require_queue(Datum queue);
 [[noreturn]] void no_such_queue(Datum queue);
+
+// What a role does with a queue, for per-queue access (grant_queue).
+enum class Access { produce, work };
+
+// 42501 unless the calling role (the session's, after SET ROLE: baton's
+// functions run as their owner) may do that with a restricted queue: a
+// superuser, or a member of a role granted it. Nothing to check for a queue
+// that is not restricted.
+void check_access(Datum queue, const Queue &q, Access what);
 
 // The SET item of an SQL UPDATE that unparks a job (0.2.0 on): a job whose
 // concurrency key or place in the queue changes gets a new look.

@@ -4,7 +4,7 @@
 -- changes and the backend survives. A NULL for an argument that has a
 -- default means that default.
 BEGIN;
-SELECT plan(465);
+SELECT plan(485);
 
 -------------------------------------------------------------------------------
 -- Fixture: one queue with a running job (so that the checks on renew, fail and
@@ -151,6 +151,16 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('retry_all', $$SELECT baton.retry_all(NULL)$$,                               '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
 ('retry_all', $$SELECT baton.retry_all('bad name!')$$,                        '22023', '\mqueue\M',           'a queue name with a space and "!"'),
 ('retry_all', $$SELECT baton.retry_all('tap_nosuch')$$,                       '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('grant_queue', $$SELECT baton.grant_queue(NULL, 'postgres')$$,               '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('grant_queue', $$SELECT baton.grant_queue('bad name!', 'postgres')$$,        '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('grant_queue', $$SELECT baton.grant_queue('tap_nosuch', 'postgres')$$,       '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('grant_queue', $$SELECT baton.grant_queue('tap_bad', NULL)$$,                '22004', '\mrole\M.*\mNULL\M',  'a NULL role'),
+('revoke_queue', $$SELECT baton.revoke_queue(NULL, 'postgres')$$,             '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('revoke_queue', $$SELECT baton.revoke_queue('bad name!', 'postgres')$$,      '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('revoke_queue', $$SELECT baton.revoke_queue('tap_nosuch', 'postgres')$$,     '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('unrestrict_queue', $$SELECT baton.unrestrict_queue(NULL)$$,                 '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('unrestrict_queue', $$SELECT baton.unrestrict_queue('bad name!')$$,          '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('unrestrict_queue', $$SELECT baton.unrestrict_queue('tap_nosuch')$$,         '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
 ('retry', $$SELECT baton.retry(NULL)$$,                                       '22004', '\mid\M.*\mNULL\M',    'a NULL id'),
 -- enqueue_batch(queue, jobs, on_conflict)
 ('enqueue_batch', $$SELECT * FROM baton.enqueue_batch(NULL, '[{}]')$$,        '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
@@ -282,7 +292,7 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', NULL])$$, '22004', '\mkeys\M.*\mNULL\M', 'a NULL element in keys'),
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', ''])$$, '22023', '\mkeys\M',            'an empty key in keys');
 
--- 211 rules: the SQLSTATE of each ...
+-- 221 rules: the SQLSTATE of each ...
 SELECT throws_ok(r.call, r.errcode, NULL,
                  format('%s refuses %s with SQLSTATE %s', r.fn, r.rule, r.errcode))
   FROM (SELECT * FROM refusal ORDER BY n) r;
@@ -292,7 +302,7 @@ SELECT throws_matching(r.call, r.message,
                        format('%s: the error for %s names it (%s)', r.fn, r.rule, r.message))
   FROM (SELECT * FROM refusal ORDER BY n) r;
 
-SELECT is((SELECT count(*) FROM refusal), 211::bigint, 'all 211 argument rules were exercised');
+SELECT is((SELECT count(*) FROM refusal), 221::bigint, 'all 221 argument rules were exercised');
 SELECT is((SELECT string_agg(p.proname::text, ', ' ORDER BY p.proname)
              FROM pg_proc p
             WHERE p.pronamespace = 'baton'::regnamespace AND p.proname !~ '^_'
