@@ -60,7 +60,7 @@ void raise_to_floor()
     keylock::release(turn);
     // Durable before any token above it is handed out, whatever
     // synchronous_commit says.
-    pg::call([] { XLogFlush(GetXLogInsertRecPtr()); });
+    pg::call([] { XLogFlush(XactLastRecEnd); });
 }
 
 } // namespace
