@@ -21,7 +21,7 @@ export PG_CONFIG
 # Debian packages a fresh Debian 12 machine lacks (docs/development.md says why).
 BATON_PACKAGES="postgresql-$PG postgresql-server-dev-$PG postgresql-$PG-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
-  python3 python3-psycopg2 make g++"
+  python3 python3-psycopg2 python3-psycopg make g++"
 
 # ensure_packages [EXTRA...]: BATON_PACKAGES and any extra ones.
 ensure_packages() {

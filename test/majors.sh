@@ -131,6 +131,15 @@ unmount_all  # a run killed before its trap could run
 [ "$(head -n1 "$ROOT/.complete" 2>/dev/null)" = "recipe $RECIPE" ] || build
 [ "${2:-}" = --prepare ] && exit 0
 
+# The Node example's packages come from the npm registry through the host:
+# inside the chroot, npm does not trust this machine's certificate
+# authorities. Fetched once into the tree (gitignored), copied in below.
+if [ ! -d "$TREE/examples/node/node_modules" ] && [ -f "$TREE/examples/node/package-lock.json" ]; then
+  command -v npm >/dev/null ||
+    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+  npm ci --prefix "$TREE/examples/node" --no-audit --no-fund --prefer-offline >/dev/null
+fi
+
 # The work tree as it is now, uncommitted changes included; objects built
 # here for the host's PostgreSQL 15 must not reach the chroot's build. The
 # clusters a failed run kept for inspection go now.
