@@ -486,3 +486,40 @@ BEGIN
                        ' baton._queue_access, baton._job_id_seq, baton._token_seq TO %s', owner);
     END IF;
 END $$;
+
+-------------------------------------------------------------------------------
+-- Recent finishes, for queue_stats: jobs that finished (completed, dead,
+-- cancelled) are found by queue and finished_at, so counting the last hour
+-- reads that hour's finishes only, whatever the history. A completion adds
+-- this one entry (it is not a HOT update anyway); claims and heartbeats
+-- add none (finished_at is NULL while a job is unfinished).
+-------------------------------------------------------------------------------
+
+CREATE INDEX _jobs_finished ON baton._jobs (queue, finished_at) WHERE finished_at IS NOT NULL;
+
+CREATE OR REPLACE VIEW baton.queue_stats AS
+WITH now AS (SELECT pg_catalog.clock_timestamp() AS t)
+SELECT q.queue, u.ready, u.scheduled, u.running, u.expired_leases, u.dead, u.oldest_ready_age, q.paused,
+       f.completed_last_minute, f.completed_last_hour, f.dead_last_hour, f.cancelled_last_hour,
+       round(f.completed_last_minute / 60.0, 2) AS completed_per_second
+  FROM baton._queues q
+  CROSS JOIN now
+  CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE j.state = 'ready' AND j.run_at <= now.t)         AS ready,
+             count(*) FILTER (WHERE j.state = 'ready' AND j.run_at > now.t)          AS scheduled,
+             count(*) FILTER (WHERE j.state = 'running' AND j.lease_expires_at > now.t)  AS running,
+             count(*) FILTER (WHERE j.state = 'running' AND j.lease_expires_at <= now.t) AS expired_leases,
+             count(*) FILTER (WHERE j.state = 'dead')                                AS dead,
+             now.t - min(j.run_at) FILTER (WHERE j.state = 'ready' AND j.run_at <= now.t) AS oldest_ready_age
+        FROM baton._jobs j
+       WHERE j.queue = q.queue AND j.state IN ('ready', 'running', 'dead')) u
+  CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE j.state = 'completed' AND j.finished_at > now.t - interval '1 minute')
+                 AS completed_last_minute,
+             count(*) FILTER (WHERE j.state = 'completed') AS completed_last_hour,
+             count(*) FILTER (WHERE j.state = 'dead')      AS dead_last_hour,
+             count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled_last_hour
+        FROM baton._jobs j
+       WHERE j.queue = q.queue AND j.finished_at > now.t - interval '1 hour') f;
+COMMENT ON VIEW baton.queue_stats IS
+    'Per queue: ready, scheduled, running, expired leases, dead, oldest ready age, paused, and the last minute''s and hour''s finishes.';
