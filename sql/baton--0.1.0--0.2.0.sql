@@ -294,30 +294,12 @@ COMMENT ON FUNCTION baton.cancel_all(text, boolean) IS
 CREATE FUNCTION baton.retry_all(queue text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    n bigint := 0;
-    dead_id bigint;
 BEGIN
     PERFORM baton._queue_must_exist(queue);
-    FOR dead_id IN SELECT j.id FROM baton._jobs j
-                    WHERE j.queue = retry_all.queue AND j.state = 'dead' ORDER BY j.id LOOP
-        BEGIN
-            UPDATE baton._jobs j
-               SET state = 'ready', attempt = 0, run_at = clock_timestamp(),
-                   lease_expires_at = NULL, reclaim_after = NULL, worker = NULL,
-                   started_at = NULL, finished_at = NULL, blocked_until = NULL
-             WHERE j.id = dead_id AND j.queue = retry_all.queue AND j.state = 'dead';
-            IF FOUND THEN
-                n := n + 1;
-            END IF;
-        EXCEPTION WHEN unique_violation THEN
-            NULL;  -- another unfinished job holds its unique_key
-        END;
-    END LOOP;
-    IF n > 0 THEN
-        PERFORM baton._notify_due(queue);
-    END IF;
-    RETURN n;
+    -- retry() itself, job by job in id order (its NOTIFYs fold into one).
+    RETURN (SELECT count(*) FILTER (WHERE baton.retry(d.id))
+              FROM (SELECT j.id FROM baton._jobs j
+                     WHERE j.queue = retry_all.queue AND j.state = 'dead' ORDER BY j.id) d);
 END $$;
 COMMENT ON FUNCTION baton.retry_all(text) IS
     'Makes the queue''s dead jobs ready again (attempt 0); how many.';
