@@ -13,6 +13,7 @@ extern "C" {
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -89,17 +90,6 @@ inline void insert_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EStat
 #endif
 }
 
-// Whether this transaction holds `tag` in exactly `mode`. 17: LockHeldByMe
-// takes orstronger (false keeps the old meaning).
-inline bool lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
-{
-#if PG_VERSION_NUM >= 170000
-    return LockHeldByMe(tag, mode, false);
-#else
-    return LockHeldByMe(tag, mode);
-#endif
-}
-
 // The role's privilege on a schema. 16: pg_namespace_aclcheck was replaced by
 // object_aclcheck(NamespaceRelationId, ...).
 inline AclResult namespace_aclcheck(Oid nsp, Oid role, AclMode mode)
@@ -131,6 +121,17 @@ inline IndexScanDesc index_begin(Relation heap, Relation index, Snapshot snapsho
     return index_beginscan(heap, index, snapshot, nullptr, nkeys, 0);
 #else
     return index_beginscan(heap, index, snapshot, nkeys, 0);
+#endif
+}
+
+// This backend's local id of the current transaction (unique per
+// transaction within a backend). 17: moved into MyProc->vxid.
+inline LocalTransactionId local_xid()
+{
+#if PG_VERSION_NUM >= 170000
+    return MyProc->vxid.lxid;
+#else
+    return MyProc->lxid;
 #endif
 }
 

@@ -76,22 +76,23 @@ static LOCKTAG park_tag(const char *key, int len)
     return t;
 }
 
+// The transaction (local id) that last took a parking lock in this backend.
+static LocalTransactionId parked_in = InvalidLocalTransactionId;
+
 bool try_park_lock(const char *key, int len)
 {
-    return keylock::try_acquire(park_tag(key, len), ShareLock);
+    if (!keylock::try_acquire(park_tag(key, len), ShareLock))
+        return false;
+    parked_in = pg::call([] { return compat::local_xid(); });
+    return true;
 }
 
-// Whether this transaction has parked jobs (holds a parking lock shared).
+// Whether this transaction took a parking lock (it holds it to commit; a
+// subtransaction that rolled back may have let it go: then this only makes
+// a wake try where it could have waited).
 static bool parking_here()
 {
-    for (uint32 k = 0; k < parking_locks; k++) {
-        LOCKTAG t = keylock::tag(keylock::Space::parking, "", 0);
-        t.locktag_field2 = 0;
-        t.locktag_field3 = k;
-        if (pg::call([&] { return compat::lock_held_by_me(&t, ShareLock); }))
-            return true;
-    }
-    return false;
+    return parked_in != InvalidLocalTransactionId && pg::call([] { return compat::local_xid(); }) == parked_in;
 }
 
 void wake(Datum key_text, int64 n)
