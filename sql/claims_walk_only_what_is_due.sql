@@ -62,6 +62,13 @@ SELECT baton.enqueue('busy', '{}', priority => 9, concurrency_key => 'busy:h') >
 SELECT count(*) AS claimed FROM baton.claim('busy', 'w', 1);  -- parks it: busy:h is full
 SELECT baton.release('busy:h', :token) AS released;
 SELECT concurrency_key FROM baton.claim('busy', 'w', 1);
+-- A key with no slots parks its job for good, until set_limit gives it one.
+SELECT baton.set_limit('busy:zero', 0);
+SELECT baton.enqueue('busy', '{}', priority => 9, concurrency_key => 'busy:zero') > 0 AS enqueued;
+SELECT count(*) AS claimed FROM baton.claim('busy', 'w', 1);  -- parks it until infinity
+SELECT blocked_until = 'infinity' AS parked_for_good FROM baton._jobs WHERE concurrency_key = 'busy:zero';
+SELECT baton.set_limit('busy:zero', 1);
+SELECT concurrency_key FROM baton.claim('busy', 'w', 1);
 SELECT baton.drop_queue('busy', force => true);
 
 -- 2. 2,000 jobs at priority 100 due next year, one due job at priority 0.
