@@ -13,12 +13,9 @@
 # Runs inside test/run.sh (PGHOST, PGPORT exported; superuser).
 set -u
 cd "$(dirname "$0")/../.."
-fails=0
+. test/stress/lib/checks.sh
 export PGOPTIONS="-c client_min_messages=warning"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d restored15 -c "$1"; }
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; fails=$((fails + 1)); fi
-}
 held_id=2
 held_token=849804899928547001
 

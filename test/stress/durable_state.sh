@@ -5,13 +5,10 @@
 # Runs inside test/run.sh (PGHOST, PGPORT, CLUSTER_DIR exported).
 set -u
 cd "$(dirname "$0")/../.."
+. test/stress/lib/checks.sh
 . test/lib.sh
-fails=0
 export PGOPTIONS="-c client_min_messages=warning"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; fails=$((fails + 1)); fi
-}
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS durable" -c "DROP DATABASE IF EXISTS durable_copy" \
      -c "CREATE DATABASE durable" -c "CREATE DATABASE durable_copy"

@@ -6,13 +6,10 @@
 # Runs inside test/run.sh (PGHOST, PGPORT, CLUSTER_DIR exported; superuser).
 set -u
 cd "$(dirname "$0")/../.."
+. test/stress/lib/checks.sh
 . test/lib.sh
-fails=0
 export PGOPTIONS="-c client_min_messages=warning"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; fails=$((fails + 1)); fi
-}
 state() {  # what must survive, as one line
   q "$1" "SELECT (SELECT string_agg(queue || lease || max_attempts, ',' ORDER BY queue) FROM baton._queues)
           || ' ' || (SELECT string_agg(id || state || attempt || coalesce(lease_token::text, '-'), ',' ORDER BY id) FROM baton.jobs)

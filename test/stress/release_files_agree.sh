@@ -4,10 +4,7 @@
 # upgrade script that leads to it from the released 0.1.0.
 set -u
 cd "$(dirname "$0")/../.."
-fails=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; fails=$((fails + 1)); fi
-}
+. test/stress/lib/checks.sh
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" baton.control)
 check "META.json's version is the control file's" "$version $version" \
       "$(/usr/bin/python3 -c 'import json; m = json.load(open("META.json")); print(m["version"], m["provides"]["baton"]["version"])')"

@@ -10,15 +10,12 @@
 # is greater than every old one. Its own servers, on loopback.
 set -u
 cd "$(dirname "$0")/../.."
+. test/stress/lib/checks.sh
 . test/lib.sh
-fails=0
 export PGOPTIONS="-c client_min_messages=warning"
 work=$(mktemp -d /tmp/baton-tokens.XXXXXX)
 chmod 755 "$work"
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; fails=$((fails + 1)); fi
-}
 ctl() { as_postgres "$PG_BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w "${@:2}" >/dev/null || { tail -5 "$work/$1.log" >&2; return 1; }; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$1" -d "$2" -c "$3"; }
 cleanup() {
