@@ -470,6 +470,51 @@ BEGIN
 END $$;
 
 -------------------------------------------------------------------------------
+-- Retention: claims of a queue delete its finished jobs (completed, dead,
+-- cancelled) older than the queue's retention, a batch at a time (src/
+-- retention.cpp), so that nobody has to call purge. New queues keep them
+-- 7 days; queues created before 0.2.0 keep them until purged, as they did.
+-------------------------------------------------------------------------------
+
+ALTER TABLE baton._queues ADD COLUMN retention interval;
+ALTER TABLE baton._queues ALTER COLUMN retention SET DEFAULT interval '7 days';
+
+CREATE FUNCTION baton.set_retention(queue text, keep interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM baton._queue_must_exist(queue);
+    IF keep IS NOT NULL THEN
+        PERFORM baton._check_interval('keep', keep, false);
+    END IF;
+    UPDATE baton._queues q SET retention = keep WHERE q.queue = set_retention.queue;
+END $$;
+COMMENT ON FUNCTION baton.set_retention(text, interval) IS
+    'Finished jobs of the queue are deleted once older than keep (NULL: kept until purge).';
+REVOKE ALL ON FUNCTION baton.set_retention(text, interval) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Wake-ups (src/notify.cpp): a commit that makes a job due now notifies the
+-- queue's own channel, and only when a session waits for the queue: one that
+-- called listen(queue) and whose last claim of it found nothing. 0.1.0's
+-- NOTIFY baton, '<queue>' to every listener of every queue is gone.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION baton.listen(queue text)
+RETURNS text
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_listen';
+COMMENT ON FUNCTION baton.listen(text) IS
+    'LISTENs (from the commit on) to the queue''s channel, which it returns; claims of the queue that find nothing then register this session for a NOTIFY.';
+
+CREATE FUNCTION baton.unlisten(queue text)
+RETURNS void
+LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'baton_unlisten';
+COMMENT ON FUNCTION baton.unlisten(text) IS 'Stops listening to the queue''s channel (listen).';
+REVOKE ALL ON FUNCTION baton.listen(text), baton.unlisten(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
 -- Recent finishes, for queue_stats: jobs that finished (completed, dead,
 -- cancelled) are found by queue and finished_at, so counting the last hour
 -- reads that hour's finishes only, whatever the history. A completion adds
@@ -483,7 +528,7 @@ CREATE OR REPLACE VIEW baton.queue_stats AS
 WITH now AS (SELECT pg_catalog.clock_timestamp() AS t)
 SELECT q.queue, u.ready, u.scheduled, u.running, u.expired_leases, u.dead, u.oldest_ready_age, q.paused,
        f.completed_last_minute, f.completed_last_hour, f.dead_last_hour, f.cancelled_last_hour,
-       round(f.completed_last_minute / 60.0, 2) AS completed_per_second
+       round(f.completed_last_minute / 60.0, 2) AS completed_per_second, q.retention
   FROM baton._queues q
   CROSS JOIN now
   CROSS JOIN LATERAL (
@@ -504,4 +549,4 @@ SELECT q.queue, u.ready, u.scheduled, u.running, u.expired_leases, u.dead, u.old
         FROM baton._jobs j
        WHERE j.queue = q.queue AND j.finished_at > now.t - interval '1 hour') f;
 COMMENT ON VIEW baton.queue_stats IS
-    'Per queue: ready, scheduled, running, expired leases, dead, oldest ready age, paused, and the last minute''s and hour''s finishes.';
+    'Per queue: ready, scheduled, running, expired leases, dead, oldest ready age, paused, the last minute''s and hour''s finishes, and the retention of finished jobs.';

@@ -54,6 +54,14 @@ SELECT baton.enqueue('up', '{"n": "dup"}', unique_key => 'u1') = id AS deduped
   FROM baton.jobs WHERE payload->>'n' = 'later';
 SELECT baton.retry(:dead_id) AS retried;
 SELECT reloptions FROM pg_class WHERE oid = 'baton.holders'::regclass;
+-- A queue made before the upgrade keeps its finished jobs until purged, as
+-- 0.1.0 did (claims of it delete none); a new queue keeps them 7 days.
+SELECT baton.create_queue('up_new');
+SELECT queue, retention FROM baton.queue_stats WHERE queue LIKE 'up%' ORDER BY queue;
+UPDATE baton._jobs SET finished_at = finished_at - interval '1 year' WHERE queue = 'up' AND finished_at IS NOT NULL;
+\c baton_upgrade
+SELECT count(*) AS claimed FROM baton.claim('up', 'worker-x');
+SELECT count(*) > 0 AS old_finishes_kept FROM baton._jobs WHERE queue = 'up' AND finished_at IS NOT NULL;
 SELECT baton.create_queue('bad', lease => '-1 year 361 days');
 
 \c :regress_db

@@ -15,6 +15,8 @@
 #include "args.hpp"
 #include "clock.hpp"
 #include "interrupts.hpp"
+#include "notify.hpp"
+#include "retention.hpp"
 #include "semaphore.hpp"
 #include "spi.hpp"
 
@@ -349,12 +351,12 @@ Args args(FunctionCallInfo fcinfo, int first)
 // scan saw (a fencing token drawn for a job passed over is never used), so
 // claim never waits for a row and never locks one it does not write (or
 // that a row trigger refused to change).
-void into(rows::JobTable &table, ResultRows &result, const Args &a)
+Claimed into(rows::JobTable &table, ResultRows &result, const Args &a)
 {
     rows::Queue queue = rows::require_queue(a.queue);
     rows::check_access(a.queue, queue, rows::Access::work);
     if (queue.paused)
-        return;
+        return {queue, 0};
     TimestampTz now = read_clock();
     Datum expires = pg::call([&] {
         return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
@@ -365,12 +367,26 @@ void into(rows::JobTable &table, ResultRows &result, const Args &a)
     Candidates candidates(table, a.queue, now);
     Candidate cand;
     rows::Row seen{};
-    for (int remaining = a.n; remaining > 0 && candidates.next(&cand, &seen);) {
+    int remaining = a.n;
+    while (remaining > 0 && candidates.next(&cand, &seen)) {
         check_interrupts();
         if (try_candidate(cl, cand, seen))
             remaining--;
     }
     candidates.end();
+    return {queue, a.n - remaining};
+}
+
+Claimed run(rows::JobTable &table, ResultRows &result, const Args &a)
+{
+    Claimed c = into(table, result, a);
+    if (c.jobs == 0 && notify::idle(a.queue)) {
+        table.refresh_snapshot();  // sees what producers committed meanwhile
+        c = into(table, result, a);
+    }
+    if (c.jobs > 0)
+        notify::busy(a.queue);
+    return c;
 }
 
 } // namespace baton::claim
@@ -383,8 +399,9 @@ BATON_FUNCTION(baton_claim)
     ResultRows result(fcinfo);
     spi::connect();
     rows::JobTable table("baton.claim()");
-    claim::into(table, result, a);
+    claim::Claimed c = claim::run(table, result, a);
     table.close();
+    retention::prune(a.queue, c.queue, read_clock());
     spi::finish();
     return (Datum) 0;
 }

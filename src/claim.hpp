@@ -21,6 +21,16 @@ Args args(FunctionCallInfo fcinfo, int first);
 
 // Claims into `result` (rows of baton.claimed_job). SPI must be connected:
 // concurrency keys count their slots with it.
-void into(rows::JobTable &table, ResultRows &result, const Args &a);
+// Returns the queue's settings as it read them and how many jobs it claimed.
+struct Claimed {
+    rows::Queue queue;
+    int jobs;
+};
+Claimed into(rows::JobTable &table, ResultRows &result, const Args &a);
+
+// into(), and the session's wake-ups (notify.hpp): a claim that gets
+// nothing registers a listening session idle on the queue and claims once
+// more; one that gets jobs unregisters it.
+Claimed run(rows::JobTable &table, ResultRows &result, const Args &a);
 
 } // namespace baton::claim

@@ -8,6 +8,7 @@
 #include "complete.hpp"
 #include "complete_batch.hpp"
 #include "result.hpp"
+#include "retention.hpp"
 #include "spi.hpp"
 
 using namespace baton;
@@ -45,8 +46,9 @@ BATON_FUNCTION(baton_complete_and_claim)
         report_refused(result, complete_batch::refused(done, completed));
     complete::wake(freed);
     table.refresh_snapshot();
-    claim::into(table, result, a);
+    claim::Claimed c = claim::run(table, result, a);
     table.close();
+    retention::prune(a.queue, c.queue, read_clock());
     spi::finish();
     return (Datum) 0;
 }

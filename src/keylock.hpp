@@ -17,6 +17,9 @@ enum class Space : uint16 {
     queue = 16982,      // enqueuers share it, drop_queue takes it alone
     parking = 16983,    // claims that park share it, wakers wait for them
     token_floor = 16984,  // backends raising the token floor take turns
+    retention = 16985,    // one backend at a time deletes a queue's expired finished jobs
+    waiter = 16986,       // sessions idle on a queue hold it shared (session level)
+    gate = 16987,         // notifying commits share it; a session registering idle waits for them
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.

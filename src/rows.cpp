@@ -414,6 +414,7 @@ bool find_queue(Datum queue, Queue *out)
     int attempts_col = column(desc, "_queues", "max_attempts", INT4OID);
     int paused_col = has_column(desc, "paused") ? column(desc, "_queues", "paused", BOOLOID) : -1;
     int restricted_col = has_column(desc, "restricted") ? column(desc, "_queues", "restricted", BOOLOID) : -1;
+    int retention_col = has_column(desc, "retention") ? column(desc, "_queues", "retention", INTERVALOID) : -1;
     Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
     check_key(idx, {queue_col});
     return pg::call([&] {
@@ -434,6 +435,10 @@ bool find_queue(Datum queue, Queue *out)
                               DatumGetBool(slot->tts_values[paused_col]);
                 out->restricted = restricted_col >= 0 && !slot->tts_isnull[restricted_col] &&
                                   DatumGetBool(slot->tts_values[restricted_col]);
+                out->has_retention = retention_col >= 0 && !slot->tts_isnull[retention_col];
+                out->retention = out->has_retention
+                                     ? datumCopy(slot->tts_values[retention_col], false, sizeof(Interval))
+                                     : 0;
             }
         }
         index_endscan(scan);

@@ -89,6 +89,8 @@ struct Queue {
     int32 max_attempts;
     bool paused;      // claims take nothing from it (pause(); 0.2.0 on)
     bool restricted;  // only roles granted it may produce to or work on it (grant_queue)
+    bool has_retention;  // finished jobs are deleted after `retention` (set_retention)
+    Datum retention;     // an Interval, when has_retention
 };
 
 // The one way to look a queue up (baton._queues): false, or 42704 from

@@ -6,9 +6,12 @@
 // What it does, and why (docs/workers.md walks through it):
 //
 // - One DIRECT connection (not through a transaction-mode pooler, which drops
-//   LISTEN without an error) that LISTENs on channel `baton` and runs the
-//   loop. It also polls every --poll seconds: a job that becomes due later
-//   (run_at, a retry's back-off, an expired lease) sends no NOTIFY.
+//   LISTEN without an error) that calls baton.listen(queue) once (LISTEN on
+//   the queue's channel) and runs the loop: from then on, a claim that finds
+//   nothing registers it as waiting, and the next commit that makes a job
+//   due sends it a NOTIFY. It also polls every --poll seconds: a job that
+//   becomes due later (run_at, a retry's back-off, an expired lease) sends
+//   no NOTIFY.
 // - The loop is one call: baton.complete_and_claim(ids, tokens, queue,
 //   worker, n, lease, results) completes what it finished, with each job's
 //   result, and claims up to n more, in one transaction. A row with
@@ -135,7 +138,7 @@ class Worker {
       if (this.client === client) { this.broken = err; this.wake(); }
     });
     client.on('notification', (msg) => {
-      if (msg.channel === 'baton' && msg.payload === this.opts.queue) {
+      if (msg.channel === this.channel && msg.payload === this.opts.queue) {
         this.notified = true;
         this.wake();
       }
@@ -144,7 +147,7 @@ class Worker {
       if (this.client === client && !this.broken) { this.broken = new Error('connection ended'); this.wake(); }
     });
     this.client = client;
-    await client.query('LISTEN baton');
+    this.channel = (await client.query('SELECT baton.listen($1) AS channel', [this.opts.queue])).rows[0].channel;
     if (this.failures) log('reconnected', { after_failures: this.failures });
     await this.releaseOrphans();
     this.failures = 0;

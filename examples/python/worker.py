@@ -7,9 +7,11 @@
 What it does, and why (docs/workers.md walks through it):
 
 - One DIRECT connection (not through a transaction-mode pooler, which drops
-  LISTEN without an error) that LISTENs on channel `baton` and runs the loop.
-  It also polls every --poll seconds: a job that becomes due later (run_at,
-  a retry's back-off, an expired lease) sends no NOTIFY.
+  LISTEN without an error) that calls baton.listen(queue) once (LISTEN on the
+  queue's channel) and runs the loop: from then on, a claim that finds
+  nothing registers it as waiting, and the next commit that makes a job due
+  sends it a NOTIFY. It also polls every --poll seconds: a job that becomes
+  due later (run_at, a retry's back-off, an expired lease) sends no NOTIFY.
 - The loop is one call: baton.complete_and_claim(ids, tokens, queue, worker,
   n, lease, results) completes what it finished, with each job's result,
   and claims up to n more, in one transaction. A row with refused = true is
@@ -117,7 +119,7 @@ class Worker:
             # NOTIFY that came during an empty claim would be lost until the
             # next poll.
             conn.add_notify_handler(self.on_notify)
-            conn.execute("LISTEN baton")
+            conn.execute("SELECT baton.listen(%s)", (self.args.queue,))
         except BaseException:
             conn.close()
             raise

@@ -66,6 +66,8 @@ C_SHAPED = {
 # C-shaped functions that Postgres calls through a pointer baton gave it
 # (their address is taken): no landing pads, no direct caller in baton.
 CALLBACKS = {
+    'baton::notify::(anonymous namespace)::at_xact_event': 'notify.cpp\'s transaction callback: at '
+                                                           'PRE_COMMIT, NOTIFY the queues that have idle sessions',
     '(anonymous namespace)::selftest_context': 'selftest.cpp\'s error context callback: errcontext() '
                                                'while Postgres reports an error raised under the guard',
 }

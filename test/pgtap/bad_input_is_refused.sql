@@ -4,7 +4,7 @@
 -- changes and the backend survives. A NULL for an argument that has a
 -- default means that default.
 BEGIN;
-SELECT plan(485);
+SELECT plan(503);
 
 -------------------------------------------------------------------------------
 -- Fixture: one queue with a running job (so that the checks on renew, fail and
@@ -161,6 +161,15 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('unrestrict_queue', $$SELECT baton.unrestrict_queue(NULL)$$,                 '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
 ('unrestrict_queue', $$SELECT baton.unrestrict_queue('bad name!')$$,          '22023', '\mqueue\M',           'a queue name with a space and "!"'),
 ('unrestrict_queue', $$SELECT baton.unrestrict_queue('tap_nosuch')$$,         '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('set_retention', $$SELECT baton.set_retention(NULL, '1 day')$$,              '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('set_retention', $$SELECT baton.set_retention('bad name!', '1 day')$$,       '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('set_retention', $$SELECT baton.set_retention('tap_nosuch', '1 day')$$,      '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('set_retention', $$SELECT baton.set_retention('tap_bad', '-1 second')$$,     '22023', '\mkeep\M.*negative', 'a negative keep'),
+('listen', $$SELECT baton.listen(NULL)$$,                                     '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('listen', $$SELECT baton.listen('bad name!')$$,                              '22023', '\mqueue\M',           'a queue name with a space and "!"'),
+('listen', $$SELECT baton.listen('tap_nosuch')$$,                             '42704', '"tap_nosuch".*does not exist', 'an unknown queue'),
+('unlisten', $$SELECT baton.unlisten(NULL)$$,                                 '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
+('unlisten', $$SELECT baton.unlisten('bad name!')$$,                          '22023', '\mqueue\M',           'a queue name with a space and "!"'),
 ('retry', $$SELECT baton.retry(NULL)$$,                                       '22004', '\mid\M.*\mNULL\M',    'a NULL id'),
 -- enqueue_batch(queue, jobs, on_conflict)
 ('enqueue_batch', $$SELECT * FROM baton.enqueue_batch(NULL, '[{}]')$$,        '22004', '\mqueue\M.*\mNULL\M', 'a NULL queue'),
@@ -292,7 +301,7 @@ INSERT INTO refusal (fn, call, errcode, message, rule) VALUES
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', NULL])$$, '22004', '\mkeys\M.*\mNULL\M', 'a NULL element in keys'),
 ('try_lock_keys', $$SELECT baton.try_lock_keys(ARRAY['tap-bad-lock', ''])$$, '22023', '\mkeys\M',            'an empty key in keys');
 
--- 221 rules: the SQLSTATE of each ...
+-- 230 rules: the SQLSTATE of each ...
 SELECT throws_ok(r.call, r.errcode, NULL,
                  format('%s refuses %s with SQLSTATE %s', r.fn, r.rule, r.errcode))
   FROM (SELECT * FROM refusal ORDER BY n) r;
@@ -302,7 +311,7 @@ SELECT throws_matching(r.call, r.message,
                        format('%s: the error for %s names it (%s)', r.fn, r.rule, r.message))
   FROM (SELECT * FROM refusal ORDER BY n) r;
 
-SELECT is((SELECT count(*) FROM refusal), 221::bigint, 'all 221 argument rules were exercised');
+SELECT is((SELECT count(*) FROM refusal), 230::bigint, 'all 230 argument rules were exercised');
 SELECT is((SELECT string_agg(p.proname::text, ', ' ORDER BY p.proname)
              FROM pg_proc p
             WHERE p.pronamespace = 'baton'::regnamespace AND p.proname !~ '^_'

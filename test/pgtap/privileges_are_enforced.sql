@@ -9,7 +9,7 @@
 -- The GRANT blocks below are copied verbatim from docs/security.md: keep the
 -- two identical.
 BEGIN;
-SELECT plan(194);
+SELECT plan(201);
 
 -------------------------------------------------------------------------------
 -- Nothing in schema baton is granted to PUBLIC (a NULL ACL means the
@@ -99,7 +99,9 @@ GRANT EXECUTE ON FUNCTION
     baton.complete_batch(bigint[], bigint[], jsonb[]),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]),
-    baton.fail(bigint, bigint, text, interval)
+    baton.fail(bigint, bigint, text, interval),
+    baton.listen(text),
+    baton.unlisten(text)
     TO baton_worker;
 GRANT SELECT ON baton.jobs, baton.queue_stats TO baton_worker;
 
@@ -123,6 +125,7 @@ GRANT EXECUTE ON FUNCTION
     baton.create_queue(text, interval, int, interval),
     baton.drop_queue(text, boolean),
     baton.purge(text, interval),
+    baton.set_retention(text, interval),
     baton.enqueue(text, jsonb, timestamptz, int, text, text, text),
     baton.enqueue_batch(text, jsonb, text),
     baton.claim(text, text, int, interval),
@@ -134,6 +137,8 @@ GRANT EXECUTE ON FUNCTION
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval),
     baton.complete_and_claim(bigint[], bigint[], text, text, int, interval, jsonb[]),
     baton.fail(bigint, bigint, text, interval),
+    baton.listen(text),
+    baton.unlisten(text),
     baton.cancel(bigint),
     baton.retry(bigint),
     baton.job(bigint),
@@ -211,6 +216,9 @@ INSERT INTO denied (role, what, call) VALUES
 ('baton_nobody', 'create_queue', $$SELECT baton.create_queue('tap_priv_x')$$),
 ('baton_nobody', 'drop_queue',   $$SELECT baton.drop_queue('tap_priv')$$),
 ('baton_nobody', 'purge',        $$SELECT baton.purge('tap_priv', '0 seconds')$$),
+('baton_nobody', 'set_retention', $$SELECT baton.set_retention('tap_priv', '1 day')$$),
+('baton_nobody', 'listen',       $$SELECT baton.listen('tap_priv')$$),
+('baton_nobody', 'unlisten',     $$SELECT baton.unlisten('tap_priv')$$),
 ('baton_nobody', 'enqueue',      $$SELECT baton.enqueue('tap_priv')$$),
 ('baton_nobody', 'claim',        $$SELECT * FROM baton.claim('tap_priv', 'tap-nobody')$$),
 ('baton_nobody', 'heartbeat',    $$SELECT * FROM baton.heartbeat('tap-nobody')$$),
@@ -256,6 +264,7 @@ INSERT INTO denied (role, what, call) VALUES
 ('baton_worker', 'create_queue', $$SELECT baton.create_queue('tap_priv', '1 hour')$$),
 ('baton_worker', 'drop_queue',   $$SELECT baton.drop_queue('tap_priv', true)$$),
 ('baton_worker', 'purge',        $$SELECT baton.purge('tap_priv', '0 seconds')$$),
+('baton_worker', 'set_retention', $$SELECT baton.set_retention('tap_priv', '1 day')$$),
 ('baton_worker', '_check_queue_name', $$SELECT baton._check_queue_name('x')$$),
 ('baton_worker', '_boundary_selftest', $$SELECT baton._boundary_selftest('cxx')$$),
 -- A producer: enqueue, cancel, queue_stats; no worker functions, no job rows.
@@ -268,6 +277,8 @@ INSERT INTO denied (role, what, call) VALUES
 ('baton_producer', 'create_queue', $$SELECT baton.create_queue('tap_priv_x')$$),
 ('baton_producer', 'drop_queue',   $$SELECT baton.drop_queue('tap_priv', true)$$),
 ('baton_producer', 'purge',        $$SELECT baton.purge('tap_priv', '0 seconds')$$),
+('baton_producer', 'set_retention', $$SELECT baton.set_retention('tap_priv', '1 day')$$),
+('baton_producer', 'listen',       $$SELECT baton.listen('tap_priv')$$),
 ('baton_producer', 'SELECT baton.jobs', $$SELECT * FROM baton.jobs$$),
 ('baton_producer', 'SELECT baton._jobs', $$SELECT * FROM baton._jobs$$),
 ('baton_producer', 'INSERT INTO baton._jobs',
@@ -353,7 +364,7 @@ SELECT throws_ok(d.call, '42501', NULL, format('a key-lock and semaphore role ge
   FROM (SELECT * FROM denied WHERE role = 'baton_locks' ORDER BY n) d;
 RESET ROLE;
 
-SELECT is((SELECT count(*) FROM denied), 96::bigint, 'all 96 refusals were tried');
+SELECT is((SELECT count(*) FROM denied), 102::bigint, 'all 102 refusals were tried');
 SELECT is((SELECT string_agg(j::text, E'\n' ORDER BY j.id) FROM baton._jobs j), (SELECT jobs FROM snapshot),
           'the refused calls changed no job');
 SELECT is((SELECT string_agg(q::text, E'\n' ORDER BY q.queue) FROM baton._queues q), (SELECT queues FROM snapshot),
@@ -412,6 +423,7 @@ CREATE TEMP TABLE a1 AS SELECT baton.enqueue('tap_priv_admin', '{"n": 1}') AS id
 SELECT is((SELECT baton.complete(c.id, c.lease_token) FROM baton.claim('tap_priv_admin', 'tap-priv-admin') c),
           true, 'an administrator claims and completes');
 SELECT is(baton.purge('tap_priv_admin', '0 seconds'), 1::bigint, 'an administrator purges finished jobs');
+SELECT lives_ok($$SELECT baton.set_retention('tap_priv_admin', '1 day')$$, 'an administrator sets a queue''s retention');
 SELECT lives_ok($$SELECT baton.drop_queue('tap_priv_admin')$$, 'an administrator drops an empty queue');
 SELECT is((SELECT count(*) FROM baton.jobs WHERE queue = 'tap_priv'), 7::bigint,
           'an administrator reads baton.jobs');
