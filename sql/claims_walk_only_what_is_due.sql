@@ -8,6 +8,8 @@
 --    the next claim reads past none of them; a freed slot wakes the job.
 -- 2. Jobs not due yet at a higher priority are not walked.
 -- 3. Jobs kept alive by heartbeats are not walked as possibly expired.
+-- 4. After a fleet of workers died, a claim of n reads at most n + 100 of
+--    the expired leases (those that expired first), not all of them.
 CREATE FUNCTION entries_read(index_name text) RETURNS bigint LANGUAGE sql AS $$
     SELECT pg_stat_get_xact_tuples_returned(('baton.' || index_name)::regclass)
 $$;
@@ -105,6 +107,21 @@ SELECT count(*) AS extended FROM baton.heartbeat('hb');
 SELECT least(claim_reads('alive', '_jobs_running'), claim_reads('alive', '_jobs_running'),
              claim_reads('alive', '_jobs_running')) < 10 AS few_running_entries_read;
 SELECT baton.drop_queue('alive', force => true);
+
+-- 4. 500 running jobs of workers that died: every lease has expired.
+SELECT baton.create_queue('fleet', lease => '1 minute');
+SELECT count(*) FROM baton.enqueue_batch('fleet', (SELECT jsonb_agg('{}'::jsonb) FROM generate_series(1, 500)));
+SELECT count(*) AS running FROM baton.claim('fleet', 'gone', 1000);
+UPDATE baton._jobs SET lease_expires_at = clock_timestamp() - interval '1 second',
+                       reclaim_after = clock_timestamp() - interval '1 second' WHERE queue = 'fleet';
+SELECT least(claim_reads('fleet', '_jobs_running'), claim_reads('fleet', '_jobs_running'),
+             claim_reads('fleet', '_jobs_running')) < 110 AS few_expired_entries_read;
+-- ... and every one of them is taken again in the end, by claims of any size.
+SELECT count(*) AS reclaimed FROM baton.claim('fleet', 'new', 200);
+SELECT count(*) AS reclaimed FROM baton.claim('fleet', 'new', 200);
+SELECT count(*) AS reclaimed FROM baton.claim('fleet', 'new', 200);
+SELECT worker, attempt, count(*) FROM baton.jobs WHERE queue = 'fleet' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT baton.drop_queue('fleet', force => true);
 DROP FUNCTION claim_reads(text, text);
 DROP FUNCTION entries_read(text);
 DROP FUNCTION locks_held(int);

@@ -69,14 +69,20 @@ Candidate candidate(rows::Row r, const rows::Columns &c, bool running)
     return out;
 }
 
+// How many jobs due again (of each kind) a claim of n reads beyond n: the
+// order among them is exact as long as fewer are due again than that.
+constexpr size_t again_margin = 100;
+
 // Jobs due again, sorted in claim order: running jobs whose lease has
-// passed, and ready jobs parked until a moment that has come.
-std::vector<Candidate> due_again(rows::JobTable &table, Datum queue, TimestampTz now)
+// passed, and ready jobs parked until a moment that has come; at most
+// `limit` of each kind, those due again first (after a fleet of workers
+// died, a claim does not read every expired lease).
+std::vector<Candidate> due_again(rows::JobTable &table, Datum queue, TimestampTz now, size_t limit)
 {
     const rows::Columns &c = table.col();
     std::vector<Candidate> out;
     rows::JobTable::Scan scan = table.expiring(queue, now);
-    for (uint64 seen = 1; scan.next(); seen++) {
+    for (uint64 seen = 1; out.size() < limit && scan.next(); seen++) {
         check_interrupts_every(seen);
         rows::Row r = scan.row();
         if (r.text_is(c.state, "running") && !r.is_null(c.lease_expires_at) &&
@@ -85,8 +91,9 @@ std::vector<Candidate> due_again(rows::JobTable &table, Datum queue, TimestampTz
     }
     scan.end();
     if (table.parks()) {
+        size_t expired = out.size();
         scan = table.blocked(queue, now);
-        for (uint64 seen = 1; scan.next(); seen++) {
+        for (uint64 seen = 1; out.size() - expired < limit && scan.next(); seen++) {
             check_interrupts_every(seen);
             rows::Row r = scan.row();
             if (r.text_is(c.state, "ready") && !r.is_null(c.blocked_until) &&
@@ -137,8 +144,9 @@ private:
 // lazily) merged with the jobs due again (read at once).
 class Candidates {
 public:
-    Candidates(rows::JobTable &table, Datum queue, TimestampTz now)
-        : table_(table), again_(due_again(table, queue, now)), ready_(table, queue, now)
+    Candidates(rows::JobTable &table, Datum queue, TimestampTz now, int n)
+        : table_(table), again_(due_again(table, queue, now, static_cast<size_t>(n) + again_margin)),
+          ready_(table, queue, now)
     {
     }
     // The next candidate and the version its scan saw; false at the end.
@@ -364,7 +372,7 @@ Claimed into(rows::JobTable &table, ResultRows &result, const Args &a)
     });
     Claim cl{table, result, a.refused_column, a.worker, expires, now,
              rows::text_datum("lease expired on the last attempt"), tokens(), Slots(table.parks())};
-    Candidates candidates(table, a.queue, now);
+    Candidates candidates(table, a.queue, now, a.n);
     Candidate cand;
     rows::Row seen{};
     int remaining = a.n;
