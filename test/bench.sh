@@ -32,6 +32,7 @@ if [ -n "$QUICK" ]; then
   ENQUEUE_SINGLE_ROWS=4000
   ENQUEUE_BATCH_ROWS=20000
   HEARTBEAT_CALLS=5
+  CEILING_SECONDS=5
   CHURN_JOBS=100000
   PAUSE=0.2
 else
@@ -42,10 +43,13 @@ else
   ENQUEUE_SINGLE_ROWS=20000
   ENQUEUE_BATCH_ROWS=100000
   HEARTBEAT_CALLS=10
+  CEILING_SECONDS=10
   CHURN_JOBS=1000000
   PAUSE=0.5
 fi
-ENQUEUE_SINGLE_THREADS=4   # single calls are commit-bound: several producers
+ENQUEUE_SINGLE_THREADS="1 4"  # single calls are commit-bound: one producer and several
+IDLE_LISTENERS=8           # during the enqueues: idle workers waiting on other queues
+CEILING_CLIENTS=16         # the machine's one-row UPDATE + COMMIT rate (pgbench), as W=16
 ENQUEUE_BATCH_THREADS=1    # batches are CPU-bound: one producer shows the cost per row
 HEARTBEAT_JOBS=10000
 CHURN_WORKERS=4
@@ -76,7 +80,31 @@ setup_db() {
     sql -c "CREATE EXTENSION baton" \
         -c "SELECT baton.create_queue('bench')" \
         -c "SELECT baton.create_queue('warmup')" \
+        -c "SELECT baton.create_queue('idle_' || g) FROM generate_series(1, $IDLE_LISTENERS) g" \
+        -c "CREATE TABLE ceiling (id int PRIMARY KEY, v bigint NOT NULL DEFAULT 0)" \
+        -c "INSERT INTO ceiling (id) SELECT generate_series(1, 10000)" \
         -f test/bench/plain.sql >/dev/null
+}
+
+# Idle workers of other queues, for the enqueues: each waits the way
+# docs/workers.md says (baton.listen, a claim that finds nothing; the
+# baseline's LISTEN on a channel of its own), then sits in a long sleep.
+IDLE_PIDS=()
+start_idle_listeners() {
+  local i
+  for i in $(seq "$IDLE_LISTENERS"); do
+    psql -X -q -At -c "SELECT baton.listen('idle_$i')" -c "SELECT count(*) FROM baton.claim('idle_$i', 'idle')" \
+      -c "LISTEN plain_idle_$i" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+    IDLE_PIDS+=($!)
+  done
+  sleep 0.5
+}
+stop_idle_listeners() {
+  ((${#IDLE_PIDS[@]})) || return 0
+  sql -d postgres -c "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
+                       WHERE datname = 'bench' AND query LIKE 'SELECT pg_sleep%'" >/dev/null
+  wait "${IDLE_PIDS[@]}" 2>/dev/null
+  IDLE_PIDS=()
 }
 
 setting() { sql -c "SHOW $1"; }
@@ -189,10 +217,31 @@ run_drains() {
 }
 
 run_enqueues() {
-  echo "== enqueue (enqueue SYSTEM KIND CONNECTIONS ROWS rows/s)"
-  both enqueue_one single "$ENQUEUE_SINGLE_ROWS" "$ENQUEUE_SINGLE_THREADS" &&
+  local t status=0
+  echo "== enqueue, with $IDLE_LISTENERS idle workers waiting on other queues (enqueue SYSTEM KIND CONNECTIONS ROWS rows/s)"
+  start_idle_listeners
+  for t in $ENQUEUE_SINGLE_THREADS; do
+    both enqueue_one single "$ENQUEUE_SINGLE_ROWS" "$t" || status=1
+  done
+  ((status == 0)) &&
     both enqueue_one batch "$ENQUEUE_BATCH_ROWS" "$ENQUEUE_BATCH_THREADS" &&
-    both enqueue_one batch_unique "$ENQUEUE_BATCH_ROWS" "$ENQUEUE_BATCH_THREADS"
+    both enqueue_one batch_unique "$ENQUEUE_BATCH_ROWS" "$ENQUEUE_BATCH_THREADS" || status=1
+  stop_idle_listeners
+  return $status
+}
+
+# What the machine commits at all: one-row UPDATEs, each its own
+# transaction, from CEILING_CLIENTS pgbench clients (no contention: 10,000
+# rows). The worker loop is printed as a fraction of it.
+run_ceiling() {
+  local tps
+  echo "== ceiling: pgbench, one-row UPDATE + COMMIT, $CEILING_CLIENTS clients, $CEILING_SECONDS s"
+  sql -c CHECKPOINT && sleep "$PAUSE"
+  printf '\\set id random(1, 10000)\nUPDATE ceiling SET v = v + 1 WHERE id = :id;\n' >"$OUT/ceiling.sql"
+  tps=$("$PG_BIN/pgbench" -n -M prepared -c "$CEILING_CLIENTS" -j 2 -T "$CEILING_SECONDS" -f "$OUT/ceiling.sql" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -n 1)
+  [ -n "$tps" ] || { echo "!! pgbench printed no tps" >&2; return 1; }
+  printf 'ceiling\tpgbench\t%s\t%s\n' "$CEILING_CLIENTS" "$tps" | tee -a "$DATA" | sed 's/^/   /'
 }
 
 run_heartbeats() {
@@ -236,7 +285,7 @@ ensure_packages $BENCH_PACKAGES || exit 1
 build_and_install || exit 1
 build_loadgen || exit 1
 cluster_start bench || exit 1
-trap cleanup EXIT
+trap 'stop_idle_listeners; cleanup' EXIT
 setup_db || exit 1
 
 rm -rf "$OUT"
@@ -246,7 +295,7 @@ settings >"$OUT/settings.md"
 echo "== settings"
 cat "$OUT/settings.md"
 
-for part in run_drains run_enqueues run_heartbeats run_churn; do
+for part in run_ceiling run_drains run_enqueues run_heartbeats run_churn; do
   t0=$SECONDS
   "$part" || { echo "!! $part failed; server log:" >&2; tail -20 "$CLUSTER_LOG" >&2; exit 1; }
   echo "   ($part: $((SECONDS - t0)) s)"

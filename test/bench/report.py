@@ -35,7 +35,7 @@ def read(path):
             if len(parts) < 3:
                 continue
             kind, system, rest = parts[0], parts[1], parts[2:]
-            keylen = {"drain": 4, "latency": 4, "enqueue": 3, "heartbeat": 2, "churn": 1,
+            keylen = {"drain": 4, "latency": 4, "enqueue": 3, "heartbeat": 2, "churn": 1, "ceiling": 1,
                       "churn_total": 1, "size": 0, "aged_drain": 4, "aged_latency": 4}.get(kind)
             if keylen is None:
                 continue
@@ -116,11 +116,15 @@ def loop_table(data):
             continue
         b, p_loop = pair(drain[(jobs, workers, n, "loop")], 0)
         _, p_two = pair(drain.get((jobs, workers, n, "complete"), {}), 0)
-        rows.append([f"{int(jobs):,}", workers, num(b), num(p_two), ratio(b, p_two), num(p_loop), ratio(b, p_loop)])
+        ceiling = data.get("ceiling", {}).get((workers,), {}).get("pgbench", [None])[0]
+        share = f"{b / ceiling:.2f} of {num(ceiling)}" if b and ceiling else "—"
+        rows.append([f"{int(jobs):,}", workers, num(b), num(p_two), ratio(b, p_two), num(p_loop), ratio(b, p_loop),
+                     share])
     if not rows:
         return ""
     return table(["backlog", "W", "baton complete_and_claim jobs/s", "baseline claim + complete (2 commits)",
-                  "ratio", "baseline one-statement loop", "ratio"], rows)
+                  "ratio", "baseline one-statement loop", "ratio",
+                  "share of one-row UPDATE + COMMIT per s (pgbench, same W)"], rows)
 
 
 def latency_table(data):
@@ -136,7 +140,7 @@ def latency_table(data):
 
 def enqueue_table(data):
     rows = []
-    for key in sorted(data.get("enqueue", {}), key=lambda k: list(ENQUEUE).index(k[0])):
+    for key in sorted(data.get("enqueue", {}), key=lambda k: (list(ENQUEUE).index(k[0]), int(k[1]))):
         kind, threads, rows_n = key
         b, p = pair(data["enqueue"][key], 0)
         rows.append([ENQUEUE[kind], threads, f"{int(rows_n):,}", num(b), num(p), ratio(b, p)])
