@@ -7,13 +7,17 @@
 # (test/majors.sh), where they are Debian's packages too.
 # CASSERT=1: PostgreSQL 15 built with assertions, which test/cassert.sh
 # builds on first use and caches.
+# BATON_PG_BIN=DIR: another server's bin directory instead of Debian's (a
+# private, relocated copy of /usr/lib/postgresql/15 and
+# /usr/share/postgresql/15, say), so that make install, the clusters and the
+# tests leave the machine's own PostgreSQL alone.
 PG=${PG:-15}
 export PG
 if [ "${CASSERT:-}" = 1 ]; then
   [ "$PG" = 15 ] || { echo "baton: CASSERT=1 is PostgreSQL 15 only" >&2; return 1; }
   PG_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/cassert.sh")/bin || return 1
 else
-  PG_BIN=/usr/lib/postgresql/$PG/bin
+  PG_BIN=${BATON_PG_BIN:-/usr/lib/postgresql/$PG/bin}
 fi
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
