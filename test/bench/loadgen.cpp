@@ -159,12 +159,14 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 class Conn {
 public:
-    explicit Conn(const System &sys) : conn_(PQconnectdb(""))
+    // `extra`: more statements to prepare (soak's, which need its tables).
+    explicit Conn(const System &sys, const std::vector<Statement> &extra = {}) : conn_(PQconnectdb(""))
     {
         if (PQstatus(conn_) != CONNECTION_OK)
             die(std::string("connect: ") + PQerrorMessage(conn_));
-        for (const Statement &s : sys.statements)
-            check(Result(PQprepare(conn_, s.name, s.sql, 0, nullptr)), s.name);
+        for (const std::vector<Statement> *list : {&sys.statements, &extra})
+            for (const Statement &s : *list)
+                check(Result(PQprepare(conn_, s.name, s.sql, 0, nullptr)), s.name);
     }
     ~Conn() { PQfinish(conn_); }
     Conn(const Conn &) = delete;
@@ -178,8 +180,11 @@ public:
                      name);
     }
 
-    // Unprepared SQL, for checks and statistics outside the timed loops.
+    // Unprepared SQL: setup, checks, statistics, BEGIN and COMMIT.
     Result sql(const std::string &text) { return check(Result(PQexec(conn_, text.c_str())), text); }
+
+    // For waiting on the socket (LISTEN).
+    PGconn *raw() const { return conn_; }
 
 private:
     Result check(Result r, const std::string &what)
@@ -267,9 +272,9 @@ public:
         }
     }
 
-    std::vector<const char *> params() const
+    std::vector<const char *> params(const char *into = queue) const
     {
-        std::vector<const char *> p{queue};
+        std::vector<const char *> p{into};
         for (const std::string &s : parts_)
             p.push_back(s.c_str());
         return p;
@@ -534,21 +539,36 @@ int cmd_heartbeat(const System &sys, long jobs, int calls)
 constexpr int tenths = 10;
 constexpr long backlog_cap = 10000;  // the producer waits above this many unfinished jobs
 
-struct Churn {
-    long total;
-    std::atomic<long> produced{0}, completed{0}, empty_polls{0};
+// Progress by tenths of `total` finished jobs: a call's latency is filed
+// under the tenth running when it started, and the moment each tenth was
+// done is kept. Shared by churn and soak.
+struct Tenths {
+    long total = 0;
+    std::atomic<long> finished{0};
     Clock::time_point t0;
-    std::vector<double> tenth_end_s = std::vector<double>(tenths, 0.0);  // when each tenth was done
+    std::vector<double> end_s = std::vector<double>(tenths, 0.0);  // when each tenth was done
 
     int tenth(long done) const { return static_cast<int>(std::min<long>(tenths - 1, done * tenths / total)); }
+    int now() const { return tenth(finished); }
+    long boundary(int t) const { return (t + 1) * total / tenths; }  // jobs finished at the end of tenth t
 
-    void finished(long n)
+    void finish(long n)
     {
-        long before = completed.fetch_add(n), after = before + n;
+        long before = finished.fetch_add(n), after = before + n;
         for (int t = tenth(before); t < tenths; t++)
-            if ((t + 1) * total / tenths <= after && (t + 1) * total / tenths > before)
-                tenth_end_s[t] = seconds_since(t0);  // exactly one worker crosses each boundary
+            if (boundary(t) <= after && boundary(t) > before)
+                end_s[t] = seconds_since(t0);  // exactly one worker crosses each boundary
     }
+
+    double jobs_per_s(int t) const
+    {
+        double span = end_s[t] - (t ? end_s[t - 1] : 0.0);
+        return static_cast<double>(boundary(t) - (t ? boundary(t - 1) : 0)) / span;
+    }
+};
+
+struct Churn : Tenths {
+    std::atomic<long> produced{0}, empty_polls{0};
 };
 
 void churn_producer(const System &sys, Churn &s, const std::function<void()> &start)
@@ -556,7 +576,7 @@ void churn_producer(const System &sys, Churn &s, const std::function<void()> &st
     Conn c(sys);
     start();
     while (s.produced < s.total) {
-        if (s.produced - s.completed > backlog_cap) {
+        if (s.produced - s.finished > backlog_cap) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             continue;
         }
@@ -573,8 +593,8 @@ void churn_worker(const System &sys, Churn &s, int n, int index, const std::func
     std::string worker = worker_name("w", index), n_text = std::to_string(n);
     warm_up(c, worker, n_text);
     start();
-    while (s.completed < s.total) {
-        long done = s.completed;
+    while (s.finished < s.total) {
+        long done = s.finished;
         Clock::time_point t0 = Clock::now();
         Held held(c.run("claim", {queue, worker.c_str(), n_text.c_str()}));
         double us = seconds_since(t0) * 1e6;
@@ -586,7 +606,7 @@ void churn_worker(const System &sys, Churn &s, int n, int index, const std::func
         claim_us[s.tenth(done)].push_back(us);
         std::string ids = array_literal(held.ids), tokens = array_literal(held.tokens);
         c.run("complete_batch", {ids.c_str(), tokens.c_str()});
-        s.finished(static_cast<long>(held.size()));
+        s.finish(static_cast<long>(held.size()));
     }
 }
 
@@ -608,10 +628,9 @@ int cmd_churn(const System &sys, long jobs, int workers, int n, long loaded)
         std::vector<double> all;
         for (int w = 0; w < workers; w++)
             all.insert(all.end(), claim_us[w][t].begin(), claim_us[w][t].end());
-        double span = s.tenth_end_s[t] - (t ? s.tenth_end_s[t - 1] : 0.0);
         // churn SYSTEM TENTH p50_ms p99_ms claims jobs/s
         std::printf("churn\t%s\t%d\t%.3f\t%.3f\t%zu\t%.0f\n", sys.name.c_str(), t, percentile(all, 0.50) / 1e3,
-                    percentile(all, 0.99) / 1e3, all.size(), static_cast<double>(jobs) / tenths / span);
+                    percentile(all, 0.99) / 1e3, all.size(), s.jobs_per_s(t));
     }
     // churn_total SYSTEM JOBS seconds jobs/s empty_polls
     std::printf("churn_total\t%s\t%ld\t%.1f\t%.0f\t%ld\n", sys.name.c_str(), jobs, secs,
