@@ -13,22 +13,27 @@
 //   loadgen enqueue   SYSTEM KIND ROWS THREADS       rows/s
 //   loadgen heartbeat SYSTEM JOBS CALLS              ms per call, HOT updates
 //   loadgen churn     SYSTEM JOBS WORKERS N LOADED   claim latency over time
+//   loadgen soak      SYSTEM JOBS KEEP_SECONDS       production-shaped load over time
 //
 // SYSTEM is baton or plain; FINISH is complete, batch or loop; KIND is
 // single, batch or batch_unique.
 #include <libpq-fe.h>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -638,10 +643,726 @@ int cmd_churn(const System &sys, long jobs, int workers, int n, long loaded)
     return 0;
 }
 
+// ---------------------------------------------------------------------------
+// soak: a production-shaped load on one queue until JOBS jobs are finished,
+// every part at once, while finished jobs are removed as it goes (baton by
+// itself after baton.set_retention, where this baton has it; the baseline by
+// a janitor's DELETE every second, as applications do with cron):
+//   4 app producers    BEGIN; INSERT an order; enqueue one job; COMMIT
+//                      (1 job in 10 with a concurrency key, of 100 keys)
+//   1 batch producer   enqueue_batch of 100 (1 batch in 5 with unique keys)
+//   12 loop workers    complete_and_claim, n = 1..10
+//   4 lease workers    claim 5, heartbeat every 3rd job, complete each job
+//   8 idle listeners   wait for work on queues that never get any
+//   1 wake-up probe    a job on queue soak_wake every 50 ms, and the idle
+//                      worker waiting for it: claim returned - commit returned
+//   1 monitor          per tenth: the jobs table's size, dead tuples, autovacuums
+// The table starts empty (with statistics), and the producers wait while
+// more than soak_cap jobs are unfinished. Job n fails every attempt when
+// n % 200 == 0 (it ends dead) and its first attempt when n % 200 == 100 (it
+// completes on retry): 1% of jobs fail. Every job must end completed or dead
+// exactly once, or the run fails.
+// ---------------------------------------------------------------------------
+
+const char *const soak_queue = "soak";
+const char *const wake_queue = "soak_wake";
+constexpr int soak_app_producers = 4, soak_loop_workers = 12, soak_lease_workers = 4, soak_listeners = 8;
+constexpr long soak_cap = 20000;        // unfinished jobs above which producers wait
+constexpr int soak_batch_rows = 100;
+constexpr int soak_lease_n = 5;         // jobs per claim of a lease worker
+constexpr int soak_heartbeat_every = 3; // a lease worker's heartbeat, in jobs
+constexpr auto probe_every = std::chrono::milliseconds(50);
+constexpr auto poll_every = std::chrono::milliseconds(1000);  // a waiting worker's fallback
+constexpr auto stall_limit = std::chrono::seconds(60);         // no job finished that long: jobs are lost
+
+// The soak queue's failure policy, the same in both systems: a failed job is
+// ready again after SOAK_RETRY_BASE * 2^(attempt-1), and its third failure
+// is final (dead).
+#define SOAK_MAX_ATTEMPTS "3"
+#define SOAK_RETRY_BASE "100 milliseconds"
+
+// Every claiming statement returns (refused, id, lease_token, payload,
+// attempt): refused rows (only id set) are completions the system refused.
+const std::vector<Statement> baton_soak{
+    {"soak_order", "INSERT INTO soak_app.orders (body) VALUES ($1)"},
+    {"soak_enqueue", "SELECT baton.enqueue($1, $2::jsonb, NULL, NULL, NULL, $3::text)"},
+    {"soak_enqueue_batch", "SELECT id FROM baton.enqueue_batch($1, $2) WHERE inserted"},
+    {"soak_probe", "SELECT baton.enqueue($1, $2)"},
+    {"soak_claim", "SELECT false, id, lease_token, payload, attempt FROM baton.claim($1, $2, $3)"},
+    {"soak_loop",
+     "SELECT refused, id, lease_token, payload, attempt FROM baton.complete_and_claim("
+     "$1::bigint[], $2::bigint[], $3::text, $4::text, $5::int, NULL::interval, $6::jsonb[])"},
+    {"soak_complete", "SELECT 1 WHERE baton.complete($1, $2)"},
+    {"soak_fail", "SELECT s FROM baton.fail($1, $2, 'soak: planned failure') AS s WHERE s IS NOT NULL"},
+};
+
+// The baseline's fail: baton's policy by hand (a claim counts attempts).
+#define PLAIN_SOAK_FAIL                                                                                 \
+    "UPDATE plain.jobs SET"                                                                             \
+    "       state = CASE WHEN attempt >= " SOAK_MAX_ATTEMPTS " THEN 'dead' ELSE 'ready' END,"           \
+    "       finished_at = CASE WHEN attempt >= " SOAK_MAX_ATTEMPTS " THEN clock_timestamp() END,"       \
+    "       run_at = clock_timestamp() + interval '" SOAK_RETRY_BASE "' * 2 ^ (attempt - 1),"           \
+    "       lease_expires_at = NULL, worker = NULL"                                                     \
+    " WHERE id = $1 AND lease_token = $2 AND state = 'running' AND lease_expires_at > clock_timestamp()" \
+    " RETURNING state"
+
+// complete_and_claim with results, as PLAIN_COMPLETE_AND_CLAIM (completion
+// first), also returning the ids it refused.
+#define PLAIN_SOAK_LOOP                                                                               \
+    "WITH done AS (UPDATE plain.jobs SET state = 'completed', finished_at = clock_timestamp(),"       \
+    "                     result = ($6::jsonb[])[array_position($1::bigint[], id)]"                  \
+    "               WHERE id = ANY ($1::bigint[]) AND lease_token = ANY ($2::bigint[])"              \
+    "                 AND state = 'running' AND lease_expires_at > clock_timestamp() RETURNING id),"  \
+    " claimed AS (" PLAIN_CLAIM("$3", "$4", "$5", " AND (SELECT count(*) FROM done) >= 0") ", attempt)" \
+    " SELECT false, id, lease_token, payload, attempt FROM claimed"                                  \
+    " UNION ALL SELECT true, r, NULL, NULL, NULL FROM unnest($1::bigint[]) AS r"                      \
+    "  WHERE r NOT IN (SELECT id FROM done)"
+
+const std::vector<Statement> plain_soak{
+    {"soak_order", "INSERT INTO soak_app.orders (body) VALUES ($1)"},
+    // The baseline has no concurrency keys: $3 is only echoed back.
+    {"soak_enqueue", "INSERT INTO plain.jobs (queue, state, payload) VALUES ($1, 'ready', $2) RETURNING id, $3::text"},
+    {"soak_enqueue_batch",
+     "INSERT INTO plain.jobs (queue, state, payload, unique_key)"
+     " SELECT $1, 'ready', p, k FROM unnest($2::jsonb[], $3::text[]) AS u(p, k)"
+     " ON CONFLICT (queue, unique_key) WHERE state IN ('ready', 'running') DO NOTHING"
+     " RETURNING id"},
+    // The only notifying producer of the baseline.
+    {"soak_probe",
+     "WITH j AS (INSERT INTO plain.jobs (queue, state, payload) VALUES ($1::text, 'ready', $2::jsonb) RETURNING id)"
+     " SELECT pg_notify('plain_wake', $1::text) FROM j"},
+    {"soak_claim",
+     "WITH c AS (" PLAIN_CLAIM("$1", "$2", "$3", "") ", attempt)"
+     " SELECT false, id, lease_token, payload, attempt FROM c"},
+    {"soak_loop", PLAIN_SOAK_LOOP},
+    {"soak_complete",
+     "UPDATE plain.jobs SET state = 'completed', finished_at = clock_timestamp()"
+     " WHERE id = $1 AND lease_token = $2 AND state = 'running' AND lease_expires_at > clock_timestamp()"
+     " RETURNING 1"},
+    {"soak_fail", PLAIN_SOAK_FAIL},
+    {"soak_janitor",
+     "DELETE FROM plain.jobs WHERE state IN ('completed', 'dead') AND finished_at < clock_timestamp() - $1::interval"},
+};
+
+const std::vector<Statement> &soak_statements(const System &sys) { return &sys == &baton ? baton_soak : plain_soak; }
+
+// ---------------------------------------------------------------------------
+// How a worker waits for work: each system's notification contract in one
+// small class, so that changing the contract changes nothing else. A worker
+// claims after every wake-up, and after poll_every without one.
+// ---------------------------------------------------------------------------
+
+struct WaitContract {
+    virtual ~WaitContract() = default;
+    // What a worker of `queue` runs once on its connection to hear of work.
+    virtual std::vector<std::string> listen(const std::string &queue) const = 0;
+    // Whether notification `n` wakes that worker.
+    virtual bool wakes(const PGnotify &n, const std::string &queue) const = 0;
+};
+
+// baton today: every commit that makes a job due sends NOTIFY baton,
+// '<queue>' on the one channel `baton`, so every listener of every queue
+// wakes; this worker claims on each (one that compared the payload with its
+// queue, as docs/workers.md shows, would skip the claim, not the wake-up).
+struct BatonWait final : WaitContract {
+    std::vector<std::string> listen(const std::string &) const override { return {"LISTEN baton"}; }
+    bool wakes(const PGnotify &n, const std::string &) const override { return std::strcmp(n.relname, "baton") == 0; }
+};
+
+// The baseline: only the probe notifies, pg_notify('plain_wake', queue), and
+// every listener wakes for it.
+struct PlainWait final : WaitContract {
+    std::vector<std::string> listen(const std::string &) const override { return {"LISTEN plain_wake"}; }
+    bool wakes(const PGnotify &n, const std::string &) const override
+    {
+        return std::strcmp(n.relname, "plain_wake") == 0;
+    }
+};
+
+const WaitContract &wait_contract(const System &sys)
+{
+    static const BatonWait baton_wait;
+    static const PlainWait plain_wait;
+    if (&sys == &baton)
+        return baton_wait;
+    return plain_wait;
+}
+
+// The mechanics, the same for every contract: the socket, and the
+// notifications libpq read meanwhile (during a claim, say), which count too.
+class Waiter {
+public:
+    Waiter(Conn &c, const System &sys, std::string queue)
+        : c_(c), contract_(wait_contract(sys)), queue_(std::move(queue))
+    {
+        for (const std::string &sql : contract_.listen(queue_))
+            c_.sql(sql);
+    }
+
+    // Until a notification wakes this worker (true) or `timeout` passes.
+    bool wait(std::chrono::milliseconds timeout)
+    {
+        Clock::time_point deadline = Clock::now() + timeout;
+        for (;;) {
+            if (drain())
+                return true;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left.count() <= 0)
+                return false;
+            pollfd fd{PQsocket(c_.raw()), POLLIN, 0};
+            if (poll(&fd, 1, static_cast<int>(left.count()) + 1) < 0 && errno != EINTR)
+                die("poll failed");
+            if (!PQconsumeInput(c_.raw()))
+                die(std::string("waiting: ") + PQerrorMessage(c_.raw()));
+        }
+    }
+
+private:
+    bool drain()
+    {
+        bool woken = false;
+        while (PGnotify *n = PQnotifies(c_.raw())) {
+            woken = woken || contract_.wakes(*n, queue_);
+            PQfreemem(n);
+        }
+        return woken;
+    }
+
+    Conn &c_;
+    const WaitContract &contract_;
+    std::string queue_;
+};
+
+// ---------------------------------------------------------------------------
+// The soak's shared state.
+// ---------------------------------------------------------------------------
+
+using Samples = std::vector<std::vector<double>>;  // [tenth] -> microseconds
+
+Samples tenth_samples() { return Samples(tenths); }
+
+std::vector<double> merged_tenth(const std::vector<Samples> &threads, int t)
+{
+    std::vector<double> all;
+    for (const Samples &s : threads)
+        all.insert(all.end(), s[t].begin(), s[t].end());
+    return all;
+}
+
+// The wake-up probe's jobs: when each commit returned and when its claim
+// did (one steady clock), and the tenth it was sent in.
+class Probes {
+public:
+    void committed(long seq, Clock::time_point at, int tenth)
+    {
+        std::lock_guard<std::mutex> g(m_);
+        slot(seq).committed = at;
+        slot(seq).tenth = tenth;
+        sent_++;
+    }
+    void claimed(long seq, Clock::time_point at)
+    {
+        std::lock_guard<std::mutex> g(m_);
+        if (slot(seq).claimed != Clock::time_point{})
+            die("probe job " + std::to_string(seq) + " claimed twice");
+        slot(seq).claimed = at;
+        claimed_++;
+    }
+    void stop() { stopped_ = true; }
+    bool all_claimed() const { return stopped_ && claimed_ == sent_; }
+    long sent() const { return sent_; }
+
+    // Wake-up latencies by the tenth each probe was sent in. A claim can
+    // return before the probe's own COMMIT reply is read: that counts as 0.
+    Samples latencies()
+    {
+        std::lock_guard<std::mutex> g(m_);
+        Samples out = tenth_samples();
+        for (const Probe &p : probes_)
+            out[p.tenth].push_back(std::max(0.0, std::chrono::duration<double>(p.claimed - p.committed).count() * 1e6));
+        return out;
+    }
+
+private:
+    struct Probe {
+        Clock::time_point committed, claimed;
+        int tenth = 0;
+    };
+    Probe &slot(long seq)
+    {
+        if (probes_.size() <= static_cast<size_t>(seq))
+            probes_.resize(seq + 1);
+        return probes_[seq];
+    }
+
+    std::mutex m_;
+    std::vector<Probe> probes_;
+    std::atomic<long> sent_{0}, claimed_{0};
+    std::atomic<bool> stopped_{false};
+};
+
+// The jobs table (and the backlog) as a tenth ends.
+struct Snapshot {
+    long size = 0, dead_tuples = 0, autovacuums = 0, backlog = 0;
+};
+
+Snapshot table_snapshot(Conn &c, const System &sys)
+{
+    Result r = c.sql("SELECT pg_total_relation_size(relid), n_dead_tup, autovacuum_count"
+                     " FROM pg_stat_user_tables WHERE relid = '" + sys.table + "'::regclass");
+    return {std::atol(PQgetvalue(r.get(), 0, 0)), std::atol(PQgetvalue(r.get(), 0, 1)),
+            std::atol(PQgetvalue(r.get(), 0, 2)), 0};
+}
+
+struct Soak : Tenths {
+    std::atomic<long> next{0};      // the next job number to hand out
+    std::atomic<long> produced{0};  // committed jobs
+    std::atomic<long> dead{0}, failures{0}, refused{0}, duplicates{0}, empty_claims{0}, idle_claims{0},
+        janitor_deleted{0};
+    std::vector<std::atomic<unsigned char>> ended;  // [job number]: finished yet
+    std::vector<Samples> claim_us, enqueue_us;      // [thread][tenth]
+    std::vector<Snapshot> snapshots = std::vector<Snapshot>(tenths);  // at the end of each tenth
+    Probes probes;
+
+    explicit Soak(long jobs) : ended(jobs)
+    {
+        total = jobs;
+        claim_us.assign(soak_loop_workers + soak_lease_workers, tenth_samples());
+        enqueue_us.assign(soak_app_producers, tenth_samples());
+    }
+
+    bool all_finished() const { return finished >= total; }
+
+    // Job numbers [first, first + count) for up to `want` new jobs; count 0
+    // once all are handed out.
+    std::pair<long, int> reserve(int want)
+    {
+        long first = next;
+        int count;
+        do {
+            count = static_cast<int>(std::min<long>(want, total - first));
+            if (count <= 0)
+                return {first, 0};
+        } while (!next.compare_exchange_weak(first, first + count));
+        return {first, count};
+    }
+
+    void wait_for_room() const
+    {
+        while (produced - finished > soak_cap)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
+    // Job n ended (completed, or dead): exactly once, or it is a duplicate.
+    void ended_one(long n, bool is_dead)
+    {
+        if (n < 0 || n >= total || ended[n].exchange(1))
+            duplicates++;
+        if (is_dead)
+            dead++;
+        finish(1);
+    }
+
+    long never_ended() const
+    {
+        long missing = 0;
+        for (const auto &e : ended)
+            missing += e == 0;
+        return missing;
+    }
+};
+
+// A job as a claiming statement returned it.
+struct Job {
+    std::string id, token;
+    long n;       // its payload's "n"
+    int attempt;  // counting this claim
+};
+
+// The rows of a claiming statement: claimed jobs, and ids refused.
+struct Claimed {
+    std::vector<Job> jobs;
+    std::vector<std::string> refused;
+
+    explicit Claimed(const Result &r)
+    {
+        for (int row = 0; row < PQntuples(r.get()); row++) {
+            if (*PQgetvalue(r.get(), row, 0) == 't') {
+                refused.emplace_back(PQgetvalue(r.get(), row, 1));
+                continue;
+            }
+            const char *payload = PQgetvalue(r.get(), row, 3), *colon = std::strchr(payload, ':');
+            jobs.push_back({PQgetvalue(r.get(), row, 1), PQgetvalue(r.get(), row, 2),
+                            colon ? std::atol(colon + 1) : -1, std::atoi(PQgetvalue(r.get(), row, 4))});
+        }
+    }
+};
+
+bool planned_failure(const Job &j) { return j.n % 200 == 0 || (j.n % 200 == 100 && j.attempt == 1); }
+
+// baton.fail or the baseline's equivalent; a dead job has ended.
+void soak_fail(Conn &c, Soak &s, const Job &j)
+{
+    Result r = c.run("soak_fail", {j.id.c_str(), j.token.c_str()});
+    s.failures++;
+    if (PQntuples(r.get()) == 0)
+        s.refused++;
+    else if (std::strcmp(PQgetvalue(r.get(), 0, 0), "dead") == 0)
+        s.ended_one(j.n, true);
+}
+
+// Claim latency, filed under the tenth running when the call started.
+template <typename Call>
+Result timed_claim(Soak &s, Samples &claim_us, Call call)
+{
+    int t = s.now();
+    Clock::time_point t0 = Clock::now();
+    Result r = call();
+    claim_us[t].push_back(seconds_since(t0) * 1e6);
+    return r;
+}
+
+// ---------------------------------------------------------------------------
+// The soak's threads.
+// ---------------------------------------------------------------------------
+
+// One job per application transaction, beside the application's own row.
+void soak_app_producer(const System &sys, Soak &s, int index, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    Samples &enqueue_us = s.enqueue_us[index];
+    start();
+    for (;;) {
+        s.wait_for_room();
+        auto [n, count] = s.reserve(1);
+        if (count == 0)
+            break;
+        std::string p = payload(n), body = "order " + std::to_string(n),
+                    key = "ck" + std::to_string(n / 10 % 100);
+        int t = s.now();
+        Clock::time_point t0 = Clock::now();
+        c.sql("BEGIN");
+        c.run("soak_order", {body.c_str()});
+        c.run("soak_enqueue", {soak_queue, p.c_str(), n % 10 == 3 ? key.c_str() : nullptr});
+        c.sql("COMMIT");
+        enqueue_us[t].push_back(seconds_since(t0) * 1e6);
+        s.produced++;
+    }
+}
+
+void soak_batch_producer(const System &sys, Soak &s, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    start();
+    for (long batch = 0;; batch++) {
+        s.wait_for_room();
+        auto [first, count] = s.reserve(soak_batch_rows);
+        if (count == 0)
+            break;
+        Batch b(sys, first, count, batch % 5 == 0);
+        Result r = c.run("soak_enqueue_batch", b.params(soak_queue));
+        if (PQntuples(r.get()) != count)  // keys k<n> are never reused
+            die(sys.name + ": a batch of " + std::to_string(count) + " inserted " + std::to_string(PQntuples(r.get())));
+        s.produced += count;
+    }
+}
+
+// complete_and_claim: completes what it holds (the planned failures are
+// failed first) and claims up to n more, until every job has ended.
+void soak_loop_worker(const System &sys, Soak &s, int index, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    std::string worker = worker_name("loop", index), n_text = std::to_string(1 + index % 10);
+    Samples &claim_us = s.claim_us[index];
+    std::vector<Job> held;
+    start();
+    while (!(held.empty() && s.all_finished())) {
+        std::vector<std::string> ids, tokens, results;
+        std::vector<long> numbers;
+        for (const Job &j : held) {
+            if (planned_failure(j)) {
+                soak_fail(c, s, j);
+                continue;
+            }
+            ids.push_back(j.id);
+            tokens.push_back(j.token);
+            results.push_back("NULL");
+            numbers.push_back(j.n);
+        }
+        std::string id_array = array_literal(ids), token_array = array_literal(tokens),
+                    result_array = array_literal(results);
+        Claimed got(timed_claim(s, claim_us, [&] {
+            return c.run("soak_loop", {id_array.c_str(), token_array.c_str(), soak_queue, worker.c_str(),
+                                       n_text.c_str(), result_array.c_str()});
+        }));
+        for (size_t i = 0; i < ids.size(); i++) {
+            if (std::find(got.refused.begin(), got.refused.end(), ids[i]) == got.refused.end())
+                s.ended_one(numbers[i], false);
+        }
+        s.refused += static_cast<long>(got.refused.size());
+        held = std::move(got.jobs);
+        if (held.empty() && ids.empty()) {  // nothing due: poll again shortly
+            s.empty_claims++;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+}
+
+// The classic worker: claim a few, renew the leases every few jobs while
+// working through them, complete (or fail) each on its own.
+void soak_lease_worker(const System &sys, Soak &s, int index, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    std::string worker = worker_name("lease", index), n_text = std::to_string(soak_lease_n);
+    Samples &claim_us = s.claim_us[soak_loop_workers + index];
+    long handled = 0;
+    start();
+    while (!s.all_finished()) {
+        Claimed got(timed_claim(s, claim_us,
+                                [&] { return c.run("soak_claim", {soak_queue, worker.c_str(), n_text.c_str()}); }));
+        if (got.jobs.empty()) {
+            s.empty_claims++;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            continue;
+        }
+        for (size_t i = 0; i < got.jobs.size(); i++) {
+            const Job &j = got.jobs[i];
+            if (++handled % soak_heartbeat_every == 0) {
+                Result r = c.run("heartbeat", {worker.c_str()});
+                if (PQntuples(r.get()) != static_cast<int>(got.jobs.size() - i))
+                    die(sys.name + ": heartbeat renewed " + std::to_string(PQntuples(r.get())) + " leases, not " +
+                        std::to_string(got.jobs.size() - i));
+            }
+            if (planned_failure(j))
+                soak_fail(c, s, j);
+            else if (PQntuples(c.run("soak_complete", {j.id.c_str(), j.token.c_str()}).get()) == 1)
+                s.ended_one(j.n, false);
+            else
+                s.refused++;
+        }
+    }
+}
+
+// A worker of a queue that never gets a job: it waits, and claims (nothing)
+// after every wake-up and every poll.
+void soak_listener(const System &sys, Soak &s, int index, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    std::string queue = "soak_idle" + std::to_string(index), worker = worker_name("idle", index);
+    Waiter waiter(c, sys, queue);
+    start();
+    while (!s.all_finished()) {
+        Claimed got(c.run("soak_claim", {queue.c_str(), worker.c_str(), "1"}));
+        s.idle_claims++;
+        if (!got.jobs.empty())
+            die(sys.name + ": idle queue " + queue + " gave a job");
+        waiter.wait(poll_every);
+    }
+}
+
+// The idle worker of soak_wake: claims whenever it wakes, notes when each
+// probe job's claim returned, completes it.
+void soak_wake_worker(const System &sys, Soak &s, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    std::string worker = worker_name("wake", 0);
+    Waiter waiter(c, sys, wake_queue);
+    start();
+    while (!s.probes.all_claimed()) {
+        Claimed got(c.run("soak_claim", {wake_queue, worker.c_str(), "10"}));
+        Clock::time_point now = Clock::now();
+        for (const Job &j : got.jobs) {
+            s.probes.claimed(j.n, now);
+            if (PQntuples(c.run("soak_complete", {j.id.c_str(), j.token.c_str()}).get()) != 1)
+                die(sys.name + ": probe job " + j.id + " refused");
+        }
+        if (got.jobs.empty())
+            waiter.wait(poll_every);
+    }
+}
+
+// One job on soak_wake every probe_every, in its own transaction.
+void soak_probe(const System &sys, Soak &s, const std::function<void()> &start)
+{
+    Conn c(sys, soak_statements(sys));
+    start();
+    Clock::time_point next = Clock::now();
+    for (long seq = 0; !s.all_finished(); seq++) {
+        std::string p = payload(seq);
+        int t = s.now();
+        c.run("soak_probe", {wake_queue, p.c_str()});
+        s.probes.committed(seq, Clock::now(), t);
+        next += probe_every;
+        std::this_thread::sleep_until(next);
+    }
+    s.probes.stop();
+}
+
+// The baseline's retention: what plain-SQL applications run from cron.
+void soak_janitor(const System &sys, Soak &s, long keep_s, const std::function<void()> &start)
+{
+    std::unique_ptr<Conn> c;
+    if (&sys == &plain)
+        c = std::make_unique<Conn>(sys, soak_statements(sys));
+    start();
+    std::string keep = std::to_string(keep_s) + " seconds";
+    while (c && !s.all_finished()) {
+        Result r = c->run("soak_janitor", {keep.c_str()});
+        s.janitor_deleted += std::atol(PQcmdTuples(r.get()));
+        for (int i = 0; i < 10 && !s.all_finished(); i++)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+// Samples the jobs table as each tenth ends, tells progress on stderr, and
+// fails the run when jobs stop finishing (a job lost leaves the rest waiting).
+void soak_monitor(const System &sys, Soak &s, const std::function<void()> &start)
+{
+    Conn c(sys);
+    start();
+    long last = -1;
+    Clock::time_point last_change = Clock::now();
+    for (int t = 0; t < tenths;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (; t < tenths && s.finished >= s.boundary(t); t++) {
+            Snapshot &snap = s.snapshots[t];
+            snap = table_snapshot(c, sys);
+            snap.backlog = s.produced - s.finished;
+            std::fprintf(stderr, "   soak %s: %d%% (%ld jobs) in %.0f s, table %.0f MB\n", sys.name.c_str(),
+                         10 * (t + 1), s.boundary(t), seconds_since(s.t0), static_cast<double>(snap.size) / 1048576);
+        }
+        if (s.finished != last) {
+            last = s.finished;
+            last_change = Clock::now();
+        } else if (Clock::now() - last_change > stall_limit) {
+            die(sys.name + ": soak stalled: no job ended for 60 s; " + std::to_string(s.finished.load()) + " of " +
+                std::to_string(s.total) + " ended, " + std::to_string(s.produced.load()) + " produced, " +
+                std::to_string(s.never_ended()) + " never ended");
+        }
+    }
+}
+
+// Tables, queues and retention; returns how finished jobs leave the table:
+// "set_retention" (baton by itself), "none" (a baton without it keeps every
+// finished job) or "janitor" (the baseline).
+std::string soak_setup(const System &sys, long keep_s)
+{
+    Conn c(sys);
+    c.sql("SET client_min_messages = warning");
+    c.sql("CREATE SCHEMA IF NOT EXISTS soak_app");
+    c.sql("CREATE TABLE IF NOT EXISTS soak_app.orders (id bigserial PRIMARY KEY, body text NOT NULL)");
+    c.sql("TRUNCATE soak_app.orders");
+    if (&sys == &plain)
+        return "janitor";
+    c.sql(std::string("SELECT baton.create_queue('") + soak_queue +
+          "', '30 seconds', " SOAK_MAX_ATTEMPTS ", '" SOAK_RETRY_BASE "')");
+    c.sql(std::string("SELECT baton.create_queue('") + wake_queue + "')");
+    for (int i = 0; i < soak_listeners; i++)
+        c.sql("SELECT baton.create_queue('soak_idle" + std::to_string(i) + "')");
+    if (PQgetisnull(c.sql("SELECT to_regprocedure('baton.set_retention(text,interval)')").get(), 0, 0)) {
+        std::fprintf(stderr, "   soak baton: baton.set_retention(text, interval) is absent: baton keeps every"
+                             " finished job in this run (today's behaviour)\n");
+        return "none";
+    }
+    for (const char *q : {soak_queue, wake_queue})
+        c.sql(std::string("SELECT baton.set_retention('") + q + "', '" + std::to_string(keep_s) + " seconds')");
+    return "set_retention";
+}
+
+// The soak starts on an empty table that has statistics, as a queue that has
+// been running has: a backlog of soak_cap jobs is analyzed, then truncated
+// (TRUNCATE keeps the column statistics). On a table never analyzed, the
+// baseline's completions plan a scan of the whole backlog through its
+// unique-key index until autovacuum's first ANALYZE, a minute or so in.
+void soak_statistics(const System &sys)
+{
+    Conn c(sys, soak_statements(sys));
+    c.sql("TRUNCATE " + sys.table);
+    for (long first = 0; first < soak_cap; first += soak_batch_rows) {
+        Batch b(sys, first, soak_batch_rows, false);
+        c.run("soak_enqueue_batch", b.params(soak_queue));
+    }
+    c.sql("ANALYZE " + sys.table);
+    c.sql("TRUNCATE " + sys.table);
+}
+
+// Every job ended exactly once, and none is left unfinished in the table.
+void soak_check(const System &sys, const Soak &s)
+{
+    Conn c(sys);
+    long left = scalar(c.sql("SELECT count(*) FROM " + sys.table + " WHERE queue = '" + soak_queue +
+                             "' AND state IN ('ready', 'running')"));
+    long missing = s.never_ended();
+    // soak_check SYSTEM JOBS never_ended duplicates left_unfinished dead expected_dead
+    std::printf("soak_check\t%s\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n", sys.name.c_str(), s.total, missing,
+                s.duplicates.load(), left, s.dead.load(), (s.total + 199) / 200);
+    std::fflush(stdout);
+    if (missing || s.duplicates || left)
+        die(sys.name + ": " + std::to_string(missing) + " jobs never ended, " + std::to_string(s.duplicates.load()) +
+            " ended twice, " + std::to_string(left) + " left unfinished");
+}
+
+int cmd_soak(const System &sys, long jobs, long keep_s)
+{
+    std::string retention = soak_setup(sys, keep_s);
+    // soak_retention SYSTEM HOW KEEP_S (HOW: set_retention, none or janitor)
+    std::printf("soak_retention\t%s\t%s\t%ld\n", sys.name.c_str(), retention.c_str(), keep_s);
+    std::fflush(stdout);
+
+    soak_statistics(sys);
+    Soak s(jobs);
+    std::vector<std::function<void(const std::function<void()> &)>> threads;
+    auto add = [&](int count, auto body) {
+        for (int i = 0; i < count; i++)
+            threads.push_back([&s, &sys, body, i](const std::function<void()> &start) { body(sys, s, i, start); });
+    };
+    add(soak_app_producers, soak_app_producer);
+    add(soak_loop_workers, soak_loop_worker);
+    add(soak_lease_workers, soak_lease_worker);
+    add(soak_listeners, soak_listener);
+    auto one = [](auto body) {
+        return [body](const System &sys, Soak &s, int, const std::function<void()> &start) { body(sys, s, start); };
+    };
+    add(1, one(soak_batch_producer));
+    add(1, one(soak_wake_worker));
+    add(1, one(soak_probe));
+    add(1, one(soak_monitor));
+    add(1, [keep_s](const System &sys, Soak &s, int, const std::function<void()> &start) {
+        soak_janitor(sys, s, keep_s, start);
+    });
+    timed_threads(static_cast<int>(threads.size()),
+                  [&](int i, const std::function<void()> &start) { threads[i](start); }, &s.t0);
+
+    soak_check(sys, s);
+    Samples wake_us = s.probes.latencies();
+    for (int t = 0; t < tenths; t++) {
+        std::vector<double> claims = merged_tenth(s.claim_us, t), enqueues = merged_tenth(s.enqueue_us, t);
+        const Snapshot &snap = s.snapshots[t];
+        // soak SYSTEM TENTH jobs/s claim_p50_ms claim_p99_ms claims enqueue_p99_ms wake_p99_ms
+        //      size_bytes dead_tuples autovacuums backlog end_s
+        // (the jobs table's pg_total_relation_size, n_dead_tup and autovacuum_count, and
+        // the jobs produced but not ended, as the tenth ended; end_s: since the start)
+        std::printf("soak\t%s\t%d\t%.0f\t%.3f\t%.3f\t%zu\t%.3f\t%.3f\t%ld\t%ld\t%ld\t%ld\t%.1f\n", sys.name.c_str(),
+                    t, s.jobs_per_s(t), percentile(claims, 0.50) / 1e3, percentile(claims, 0.99) / 1e3, claims.size(),
+                    percentile(enqueues, 0.99) / 1e3, percentile(wake_us[t], 0.99) / 1e3, snap.size,
+                    snap.dead_tuples, snap.autovacuums, snap.backlog, s.end_s[t]);
+    }
+    std::vector<double> all_wake = merged(wake_us);
+    // soak_total SYSTEM JOBS seconds jobs/s wake_p99_ms dead failures refused empty_claims idle_claims
+    //            probes janitor_deleted
+    double secs = s.end_s[tenths - 1];
+    std::printf("soak_total\t%s\t%ld\t%.1f\t%.0f\t%.3f\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n", sys.name.c_str(), jobs,
+                secs, static_cast<double>(jobs) / secs, percentile(all_wake, 0.99) / 1e3, s.dead.load(),
+                s.failures.load(), s.refused.load(), s.empty_claims.load(), s.idle_claims.load(), s.probes.sent(),
+                s.janitor_deleted.load());
+    return 0;
+}
+
 [[noreturn]] void usage()
 {
     die("usage: loadgen load SYSTEM JOBS | drain SYSTEM FINISH JOBS WORKERS N |"
-        " enqueue SYSTEM KIND ROWS THREADS | heartbeat SYSTEM JOBS CALLS | churn SYSTEM JOBS WORKERS N LOADED");
+        " enqueue SYSTEM KIND ROWS THREADS | heartbeat SYSTEM JOBS CALLS | churn SYSTEM JOBS WORKERS N LOADED |"
+        " soak SYSTEM JOBS KEEP_SECONDS");
 }
 
 } // namespace
@@ -664,6 +1385,8 @@ int main(int argc, char **argv)
         rc = cmd_heartbeat(sys, num(2), static_cast<int>(num(3)));
     else if (a[0] == "churn" && a.size() == 6)
         rc = cmd_churn(sys, num(2), static_cast<int>(num(3)), static_cast<int>(num(4)), num(5));
+    else if (a[0] == "soak" && a.size() == 4)
+        rc = cmd_soak(sys, num(2), num(3));
     else
         usage();
     std::fflush(stdout);
