@@ -6,6 +6,8 @@
 #                   when this machine lacks its packages: test/majors.sh)
 #   make demo       the main story on a throwaway cluster
 #   make bench      performance against a plain-SQL baseline
+#   make soak       a production-shaped soak against the same baseline
+#                   (QUICK=1: 300,000 jobs per system; SOAK_JOBS=N: N)
 #   make check-boundary   no Postgres call that can raise outside pg::call
 
 PG        ?= 15
@@ -47,13 +49,15 @@ REGRESS := $(filter-out baton--%,$(REGRESS))
 
 $(OBJS): $(wildcard src/*.hpp)
 
-.PHONY: test demo bench
+.PHONY: test demo bench soak
 test:
 	CASSERT=$(CASSERT) PG=$(PG) bash test/run.sh
 demo:
 	bash test/demo.sh
 bench:
 	bash test/bench.sh
+soak:
+	bash test/soak.sh
 
 # The C++/Postgres boundary, checked in the object code (docs/development.md):
 # check-boundary-src fails if src/ calls a Postgres function that can raise
