@@ -493,6 +493,29 @@ COMMENT ON FUNCTION baton.set_retention(text, interval) IS
     'Finished jobs of the queue are deleted once older than keep (NULL: kept until purge).';
 REVOKE ALL ON FUNCTION baton.set_retention(text, interval) FROM PUBLIC;
 
+-- What a claim runs (src/retention.cpp): up to max_rows of the queue's
+-- finished jobs finished before `before`, oldest first, along _jobs_finished
+-- whatever the table's statistics say (a fresh or never-analyzed table made
+-- the planner read every finished job of the queue and sort them, for every
+-- batch); rows another transaction holds are skipped. Returns how many.
+CREATE FUNCTION baton._delete_finished(queue text, before timestamptz, max_rows int)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off
+AS $$
+    WITH gone AS (
+        DELETE FROM baton._jobs j WHERE j.ctid = ANY (ARRAY(
+            SELECT f.ctid FROM baton._jobs f
+             WHERE f.queue = $1 AND f.finished_at IS NOT NULL AND f.finished_at < $2
+               AND f.state IN ('completed', 'dead', 'cancelled')
+             ORDER BY f.finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+        RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+COMMENT ON FUNCTION baton._delete_finished(text, timestamptz, int) IS
+    'Internal: one batch of retention (claims call it).';
+REVOKE ALL ON FUNCTION baton._delete_finished(text, timestamptz, int) FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- Wake-ups (src/notify.cpp): a commit that makes a job due now notifies the
 -- queue's own channel, and only when a session waits for the queue: one that

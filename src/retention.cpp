@@ -14,19 +14,15 @@ extern "C" {
 
 namespace baton::retention {
 
-constexpr int64 batch = 500;                     // rows deleted per call at most
+constexpr int32 batch = 500;                     // rows deleted per call at most
 constexpr TimestampTz pause_us = 1000 * 1000;    // between calls once caught up
 constexpr size_t remembered_queues = 1024;       // per backend, then forgotten
 
-// The oldest finished jobs first; rows another transaction holds are left
-// for a later call (a retry of a dead job, a purge).
-static spi::Statement delete_expired{
-    "DELETE FROM baton._jobs j WHERE j.ctid = ANY (ARRAY("
-    "  SELECT f.ctid FROM baton._jobs f"
-    "   WHERE f.queue = $1 AND f.finished_at IS NOT NULL AND f.finished_at < $2"
-    "     AND f.state IN ('completed', 'dead', 'cancelled')"
-    "   ORDER BY f.finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))",
-    3, {TEXTOID, TIMESTAMPTZOID, INT8OID}, nullptr};
+// The oldest finished jobs first, along _jobs_finished (the SQL function
+// pins the plan); rows another transaction holds are left for a later call
+// (a retry of a dead job, a purge).
+static spi::Statement delete_expired{"SELECT baton._delete_finished($1, $2, $3)", 3,
+                                     {TEXTOID, TIMESTAMPTZOID, INT4OID}, nullptr};
 
 // When this backend next prunes each queue.
 static std::unordered_map<std::string, TimestampTz> next_prune;
@@ -57,8 +53,9 @@ void prune(Datum queue, const rows::Queue &q, TimestampTz now)
         return DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now), q.retention);
     });
     spi::Args args;
-    args.add(queue).add(before).add(Int64GetDatum(batch));
-    if (spi::exec(delete_expired, args) == static_cast<uint64>(batch))
+    args.add(queue).add(before).add(Int32GetDatum(batch));
+    spi::exec(delete_expired, args);
+    if (DatumGetInt64(spi::value(0, 0)) == batch)
         next_prune[name] = now;  // more to delete: the next claim goes on
 }
 

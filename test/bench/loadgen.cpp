@@ -730,7 +730,7 @@ const std::vector<Statement> plain_soak{
     // The only notifying producer of the baseline.
     {"soak_probe",
      "WITH j AS (INSERT INTO plain.jobs (queue, state, payload) VALUES ($1::text, 'ready', $2::jsonb) RETURNING id)"
-     " SELECT pg_notify('plain_wake', $1::text) FROM j"},
+     " SELECT pg_notify('plain.' || $1::text, $1::text) FROM j"},
     {"soak_claim",
      "WITH c AS (" PLAIN_CLAIM("$1", "$2", "$3", "") ", attempt)"
      " SELECT false, id, lease_token, payload, attempt FROM c"},
@@ -760,23 +760,26 @@ struct WaitContract {
     virtual bool wakes(const PGnotify &n, const std::string &queue) const = 0;
 };
 
-// baton today: every commit that makes a job due sends NOTIFY baton,
-// '<queue>' on the one channel `baton`, so every listener of every queue
-// wakes; this worker claims on each (one that compared the payload with its
-// queue, as docs/workers.md shows, would skip the claim, not the wake-up).
+// baton: a worker calls baton.listen(queue) once (LISTEN on the queue's
+// channel "baton.<queue>"); from then on its claims that find nothing
+// register it as waiting, and a commit that makes a job of the queue due
+// notifies the channel while a worker waits (docs/contract.md).
 struct BatonWait final : WaitContract {
-    std::vector<std::string> listen(const std::string &) const override { return {"LISTEN baton"}; }
-    bool wakes(const PGnotify &n, const std::string &) const override { return std::strcmp(n.relname, "baton") == 0; }
+    std::vector<std::string> listen(const std::string &queue) const override
+    {
+        return {"SELECT baton.listen('" + queue + "')"};
+    }
+    bool wakes(const PGnotify &n, const std::string &queue) const override { return queue == n.extra; }
 };
 
-// The baseline: only the probe notifies, pg_notify('plain_wake', queue), and
-// every listener wakes for it.
+// The baseline: a channel per queue too ("plain.<queue>"); only the probe
+// notifies, pg_notify('plain.' || queue, queue), in its transaction.
 struct PlainWait final : WaitContract {
-    std::vector<std::string> listen(const std::string &) const override { return {"LISTEN plain_wake"}; }
-    bool wakes(const PGnotify &n, const std::string &) const override
+    std::vector<std::string> listen(const std::string &queue) const override
     {
-        return std::strcmp(n.relname, "plain_wake") == 0;
+        return {"LISTEN \"plain." + queue + "\""};
     }
+    bool wakes(const PGnotify &n, const std::string &queue) const override { return "plain." + queue == n.relname; }
 };
 
 const WaitContract &wait_contract(const System &sys)
