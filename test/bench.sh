@@ -19,6 +19,7 @@ QUICK=${QUICK:-0}
 OUT=test/bin/bench
 DATA=$OUT/data.tsv
 LOADGEN=test/bin/loadgen
+. test/bench/common.sh
 DOC=docs/performance.md
 export PGDATABASE=bench
 
@@ -57,24 +58,6 @@ CHURN_N=10
 CHURN_LOADED=10000         # backlog at the start, analyzed: a queue that has been running
 AGED_BACKLOG=10000         # the drain after the churn, compared with the fresh one of the same size
 
-# Packages beyond lib.sh's: libpq-dev (the load generator), gnuplot-nox (the plot).
-BENCH_PACKAGES="libpq-dev gnuplot-nox"
-
-
-build_loadgen() {
-  echo "== building the load generator"
-  mkdir -p test/bin
-  g++ -O2 -std=c++20 -Wall -Wextra -Werror -pthread -I"$($PG_CONFIG --includedir)" \
-    -o "$LOADGEN" test/bench/loadgen.cpp -L"$($PG_CONFIG --libdir)" -lpq
-}
-
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-cleanup() {
-  cluster_stop
-  cluster_remove
-}
-
 setup_db() {
   sql -d postgres -c "CREATE DATABASE bench" &&
     sql -c "CREATE EXTENSION baton" \
@@ -106,26 +89,17 @@ stop_idle_listeners() {
   wait "${IDLE_PIDS[@]}" 2>/dev/null
   IDLE_PIDS=()
 }
-
 setting() { sql -c "SHOW $1"; }
 
 # The header of every result: what ran, where, with which settings.
 settings() {
-  local commit
-  commit=$(git rev-parse --short HEAD 2>/dev/null)
-  git diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit + uncommitted changes in src/ or sql/"
+  echo "- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $(measured_commit))"
+  machine_lines
   cat <<EOF
-- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $commit)
-- machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sr)
-- load average before the run (other work on the machine skews every figure): $(cut -d' ' -f1-3 /proc/loadavg)
-- PostgreSQL: $(sql -c "SELECT version()" | cut -d, -f1)
-- settings: shared_buffers $(setting shared_buffers), synchronous_commit $(setting synchronous_commit), fsync $(setting fsync), max_connections $(setting max_connections), max_wal_size $(setting max_wal_size), autovacuum $(setting autovacuum); everything else initdb's defaults
 - load generator: C++ on libpq, one thread and connection per worker, prepared statements, each worker's statements warmed up once before the clock starts
 - between runs: TRUNCATE, reload, VACUUM ANALYZE of a backlog, CHECKPOINT, ${PAUSE} s pause; baton and baseline alternate which runs first; W=1 drains run twice in ABBA order and report the two runs' totals (their claim percentiles: the claim-weighted mean)
 EOF
 }
-
-table_of() { [ "$1" = baton ] && echo baton._jobs || echo plain.jobs; }
 
 # fresh SYSTEM [BACKLOG]: an empty table (plus BACKLOG analyzed ready jobs),
 # checkpointed and left alone for a moment, so no run pays for the last.

@@ -25,6 +25,7 @@ QUICK=${QUICK:-0}
 OUT=test/bin/soak
 DATA=$OUT/data.tsv
 LOADGEN=test/bin/loadgen
+. test/bench/common.sh
 DOC=docs/performance.md
 export PGDATABASE=soak
 
@@ -43,22 +44,6 @@ KEEP_SECONDS=15      # finished jobs are kept this long (baton.set_retention; th
 DRAIN_BACKLOG=10000  # the after-soak drain: make bench's, W=16, n=1, complete per job
 DRAIN_W=16
 DRAIN_N=1
-
-BENCH_PACKAGES="libpq-dev gnuplot-nox"
-
-build_loadgen() {
-  echo "== building the load generator"
-  mkdir -p test/bin
-  g++ -O2 -std=c++20 -Wall -Wextra -Werror -pthread -I"$($PG_CONFIG --includedir)" \
-    -o "$LOADGEN" test/bench/loadgen.cpp -L"$($PG_CONFIG --libdir)" -lpq
-}
-
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-cleanup() {
-  cluster_stop
-  cluster_remove
-}
 
 setup_db() {
   sql -d postgres -c "CREATE DATABASE soak" &&
@@ -79,22 +64,10 @@ warm_wal() {
       -c "DROP TABLE wal_warmup" -c CHECKPOINT
 }
 
-setting() { sql -c "SHOW $1"; }
-
 settings() {
-  local commit
-  commit=$(git rev-parse --short HEAD 2>/dev/null)
-  git diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit + uncommitted changes in src/ or sql/"
-  cat <<EOF
-- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $commit), $JOBS_SHOWN jobs per system, baton first
-- machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sr)
-- load average before the run (other work on the machine skews every figure): $(cut -d' ' -f1-3 /proc/loadavg)
-- PostgreSQL: $(sql -c "SELECT version()" | cut -d, -f1)
-- settings: shared_buffers $(setting shared_buffers), synchronous_commit $(setting synchronous_commit), fsync $(setting fsync), max_connections $(setting max_connections), max_wal_size $(setting max_wal_size), autovacuum $(setting autovacuum) (its defaults); everything else initdb's defaults
-EOF
+  echo "- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $(measured_commit)), $JOBS_SHOWN jobs per system, baton first"
+  machine_lines
 }
-
-table_of() { [ "$1" = baton ] && echo baton._jobs || echo plain.jobs; }
 
 # loadgen PREFIX ARGS...: one loadgen run; its lines go to $DATA (each kind
 # prefixed with PREFIX) and to the terminal.
