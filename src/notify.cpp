@@ -10,6 +10,7 @@ extern "C" {
 #include "commands/async.h"
 #include "common/hashfn.h"
 #include "nodes/pg_list.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -222,6 +223,7 @@ BATON_FUNCTION(baton_notify_due)
 // from the commit on.
 BATON_FUNCTION(baton_listen)
 {
+    pg::call([] { PreventCommandDuringRecovery("baton.listen()"); });  // a standby gets no NOTIFY
     Datum queue_text = args::queue(fcinfo, 0);
     rows::Queue q = rows::require_queue(queue_text);
     rows::check_access(queue_text, q, rows::Access::work);
