@@ -70,6 +70,11 @@ for _ in $(seq 100); do
   [ "$(q $standby_port postgres "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break
   sleep 0.1
 done
+# A standby sends no NOTIFY: listen() refuses there (25006), as claim does.
+check "a standby refuses baton.listen and baton.claim (25006)" "25006 25006" \
+      "$(for f in "baton.listen('f')" "baton.claim('f', 'w')"; do
+           psql -X -q -At -h "$work" -p "$standby_port" -d t -v VERBOSITY=sqlstate -c "SELECT $f" 2>&1 | grep -o 25006
+         done | xargs)"
 ctl standby -m fast stop
 q $primary_port t "SELECT c.id, c.lease_token FROM generate_series(1, 40) g, LATERAL baton.claim('f', 'old-' || g) c" \
   | tr '|' ' ' >"$work/old1"
