@@ -196,14 +196,20 @@ void due(Datum queue_text)
     pg::call([queue] { add_due(queue); });
 }
 
+// A session that never called listen() (a pooled worker, a producer) skips
+// both on every claim: no name to copy, no list to walk.
 bool idle(Datum queue_text)
 {
+    if (listeners == NIL)
+        return false;
     char *queue = args::cstring(queue_text);
     return pg::call([queue] { return start_idle(queue); });
 }
 
 void busy(Datum queue_text)
 {
+    if (listeners == NIL)
+        return;
     char *queue = args::cstring(queue_text);
     pg::call([queue] { stop_idle(listener_of(queue)); });
 }
