@@ -50,26 +50,39 @@ spi::Statement find_unfinished{
      6, {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, TEXTOID}, nullptr}
 spi::Statement replace_ready[2] = {REPLACE_READY(""), REPLACE_READY(UNPARK_SQL)};
 
-} // namespace
+// One call's job.
+struct Job {
+    Datum queue, payload;
+    TimestampTz run_at, now;
+    int32 priority;
+    bool has_unique, has_concurrency;
+    Datum unique_key, concurrency_key;
+};
 
-BATON_FUNCTION(baton_enqueue)
+// A job without a unique key, added below SQL (rows::JobTable): no
+// statement to plan or executor to start. False, and nothing written, when
+// the table has columns baton does not know (an SQL INSERT fills their
+// defaults).
+bool insert_below_sql(const Job &job, const rows::Queue &q, int64 *id)
 {
-    Datum queue = args::queue(fcinfo, 0);
-    Datum payload = args::is_null(fcinfo, 1) ? json::empty_object()
-                                             : pg::call([&] { return PointerGetDatum(PG_GETARG_JSONB_P(1)); });
-    TimestampTz now = read_clock();
-    TimestampTz run_at = args::is_null(fcinfo, 2) ? now : PG_GETARG_TIMESTAMPTZ(2);
-    if (TIMESTAMP_NOT_FINITE(run_at))
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: run_at must be finite");
-    int32 priority = args::is_null(fcinfo, 3) ? 0 : PG_GETARG_INT32(3);
-    Datum unique_key = 0, concurrency_key = 0;
-    bool has_unique = args::optional_key(fcinfo, 4, "unique_key", &unique_key);
-    bool has_concurrency = args::optional_key(fcinfo, 5, "concurrency_key", &concurrency_key);
-    bool replace = args::on_conflict_replace(fcinfo, 6);
-    bool due_now = run_at <= now;
+    rows::JobTable table("baton.enqueue()");
+    if (!table.only_known_columns()) {
+        table.close();
+        return false;
+    }
+    *id = job_ids().next();
+    table.add_ready({*id, job.queue, job.priority, q.max_attempts, job.run_at, job.now, job.payload,
+                     job.has_concurrency, job.concurrency_key});
+    table.close();
+    return true;
+}
 
-    rows::check_access(queue, rows::require_queue(queue), rows::Access::produce);
-    keylock::share_queue(queue);
+// The job through SQL: its unique key dedupes among the queue's unfinished
+// jobs (ON CONFLICT), `replace` updates a ready holder of the key. The id
+// of the job inserted, or of the one holding the key (*due_now false when
+// that one was kept as it was).
+int64 insert_or_find(const Job &job, bool replace, bool *due_now)
+{
     spi::connect();
     Sequence ids = job_ids();
     int64 id = 0;
@@ -77,36 +90,67 @@ BATON_FUNCTION(baton_enqueue)
         check_interrupts();
         int64 new_id = ids.next();
         spi::Args row;
-        row.add(Int64GetDatum(new_id)).add(queue).add(Int32GetDatum(priority)).add(TimestampTzGetDatum(run_at))
-            .add_maybe(!has_unique, unique_key).add_maybe(!has_concurrency, concurrency_key)
-            .add(TimestampTzGetDatum(now)).add(payload);
-        if (spi::exec(has_unique ? insert_unique : insert_plain, row) == 1) {
+        row.add(Int64GetDatum(new_id)).add(job.queue).add(Int32GetDatum(job.priority))
+            .add(TimestampTzGetDatum(job.run_at)).add_maybe(!job.has_unique, job.unique_key)
+            .add_maybe(!job.has_concurrency, job.concurrency_key).add(TimestampTzGetDatum(job.now))
+            .add(job.payload);
+        if (spi::exec(job.has_unique ? insert_unique : insert_plain, row) == 1) {
             id = new_id;
             break;
         }
-        rows::require_queue(queue);
+        rows::require_queue(job.queue);
         // A conflict: an unfinished job holds the key (unless it just finished).
-        if (spi::exec(find_unfinished, spi::Args().add(queue).add(unique_key)) == 0)
+        if (spi::exec(find_unfinished, spi::Args().add(job.queue).add(job.unique_key)) == 0)
             continue;
         int64 existing = DatumGetInt64(spi::value(0, 0));
         char *state = args::cstring(spi::value(0, 1));
         if (!replace || strcmp(state, "ready") != 0) {
             id = existing;
-            due_now = false;
+            *due_now = false;
             break;
         }
         spi::Args repl;
-        repl.add(Int64GetDatum(existing)).add(queue).add(payload).add(TimestampTzGetDatum(run_at))
-            .add(Int32GetDatum(priority)).add_maybe(!has_concurrency, concurrency_key);
+        repl.add(Int64GetDatum(existing)).add(job.queue).add(job.payload).add(TimestampTzGetDatum(job.run_at))
+            .add(Int32GetDatum(job.priority)).add_maybe(!job.has_concurrency, job.concurrency_key);
         if (spi::exec(replace_ready[rows::parking_installed()], repl) == 1) {
             id = existing;
             break;
         }
         // It was claimed, finished or cancelled meanwhile: look again.
     }
-    if (due_now)
-        notify::due(queue);
     spi::finish();
-    PG_RETURN_INT64(id);
+    return id;
 }
 
+} // namespace
+
+// The queue's guard is taken first, then the queue's row is read (in a
+// snapshot taken then, under READ COMMITTED): a drop_queue that committed
+// first leaves no queue to enqueue to (42704), one that comes later waits
+// for this commit.
+BATON_FUNCTION(baton_enqueue)
+{
+    Job job{};
+    job.queue = args::queue(fcinfo, 0);
+    job.payload = args::is_null(fcinfo, 1) ? json::empty_object()
+                                           : pg::call([&] { return PointerGetDatum(PG_GETARG_JSONB_P(1)); });
+    job.now = read_clock();
+    job.run_at = args::is_null(fcinfo, 2) ? job.now : PG_GETARG_TIMESTAMPTZ(2);
+    if (TIMESTAMP_NOT_FINITE(job.run_at))
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "baton: run_at must be finite");
+    job.priority = args::is_null(fcinfo, 3) ? 0 : PG_GETARG_INT32(3);
+    job.has_unique = args::optional_key(fcinfo, 4, "unique_key", &job.unique_key);
+    job.has_concurrency = args::optional_key(fcinfo, 5, "concurrency_key", &job.concurrency_key);
+    bool replace = args::on_conflict_replace(fcinfo, 6);
+    bool due_now = job.run_at <= job.now;
+
+    keylock::share_queue(job.queue);
+    rows::Queue q = rows::require_queue(job.queue);
+    rows::check_access(job.queue, q, rows::Access::produce);
+    int64 id = 0;
+    if (job.has_unique || !insert_below_sql(job, q, &id))
+        id = insert_or_find(job, replace, &due_now);
+    if (due_now)
+        notify::due(job.queue);
+    PG_RETURN_INT64(id);
+}

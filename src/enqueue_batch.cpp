@@ -196,10 +196,40 @@ Datum key_array(const std::vector<BatchRow *> &rows)
     return spi::array(TEXTOID, v, std::vector<bool>(v.size(), false));
 }
 
-// Inserts `pending` in order; marks the rows that went in.
-void insert_pending(Datum queue, Datum max_attempts, TimestampTz now, const std::vector<BatchRow *> &pending,
+// Inserts keyless rows below SQL (rows::JobTable), in
+// order, unless the table has columns baton does not know (an SQL INSERT
+// fills their defaults); marks the rows that went in.
+void insert_keyless(Datum queue, int32 max_attempts, TimestampTz now, const std::vector<BatchRow *> &pending,
                     Sequence &ids)
 {
+    if (pending.empty())
+        return;
+    rows::JobTable table("baton.enqueue_batch()");
+    if (!table.only_known_columns()) {
+        table.close();
+        return;
+    }
+    for (BatchRow *r : pending) {
+        check_interrupts();
+        r->id = ids.next();
+        table.add_ready({r->id, queue, r->priority, max_attempts, r->run_at, now, r->payload, r->has_concurrency,
+                         r->concurrency_text});
+        r->inserted = r->resolved = true;
+    }
+    table.close();
+}
+
+// Inserts the rows of `pending` not in yet, in order; marks the rows that
+// went in.
+void insert_pending(Datum queue, Datum max_attempts, TimestampTz now, const std::vector<BatchRow *> &all,
+                    Sequence &ids)
+{
+    std::vector<BatchRow *> pending;
+    for (BatchRow *r : all)
+        if (!r->inserted)
+            pending.push_back(r);
+    if (pending.empty())
+        return;
     size_t n = pending.size();
     std::vector<Datum> id(n), pri(n), run(n), key(n), conc(n), payload(n);
     std::vector<bool> no(n, false), key_null(n), conc_null(n);
@@ -364,7 +394,13 @@ bool write(Datum queue, TimestampTz now, bool replace, const Writers &w)
     Datum max_attempts = Int32GetDatum(q.max_attempts);
     Sequence ids = job_ids();
     bool due_now = false;
-    insert_pending(queue, max_attempts, now, w.rows, ids);
+    // Keyed rows first, in key order (the lock order), then the keyless.
+    std::vector<BatchRow *> keyed, keyless;
+    for (BatchRow *r : w.rows)
+        (r->has_key ? keyed : keyless).push_back(r);
+    insert_pending(queue, max_attempts, now, keyed, ids);
+    insert_keyless(queue, q.max_attempts, now, keyless, ids);
+    insert_pending(queue, max_attempts, now, keyless, ids);
     std::vector<BatchRow *> conflicts;
     for (BatchRow *r : w.rows) {
         if (r->inserted)

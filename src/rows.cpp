@@ -185,6 +185,9 @@ void JobTable::open_executor()
         locked_ = table_slot_create(rel_, &estate_->es_tupleTable);
         fetched_ = table_slot_create(rel_, &estate_->es_tupleTable);
         TriggerDesc *trig = rri_->ri_TrigDesc;
+        // Code a superuser added to the table runs under the pinned path.
+        if (trig || (rel_->rd_att->constr && rel_->rd_att->constr->num_check > 0))
+            pinned_path_ = spi::pin_search_path();
         plain_update_ = !(trig && (trig->trig_update_before_row || trig->trig_update_after_row ||
                                    trig->trig_update_instead_row || trig->trig_update_new_table ||
                                    trig->trig_update_old_table)) &&
@@ -208,6 +211,7 @@ void JobTable::name_written_columns()
                         col_.worker, col_.started_at, col_.finished_at, col_.error, col_.result, col_.blocked_until})
             if (col >= 0)
                 *updated = bms_add_member(*updated, col + 1 - FirstLowInvalidHeapAttributeNumber);
+        ready_ = CStringGetTextDatum("ready");
         running_ = CStringGetTextDatum("running");
         dead_ = CStringGetTextDatum("dead");
         completed_ = CStringGetTextDatum("completed");
@@ -257,7 +261,10 @@ void JobTable::close()
         ExecResetTupleTable(estate_->es_tupleTable, false);
         FreeExecutorState(estate_);
         table_close(rel_, NoLock);
+        if (pinned_path_ != 0)
+            spi::unpin_search_path(pinned_path_);
     });
+    pinned_path_ = 0;
 }
 
 int JobTable::natts() const
@@ -585,16 +592,48 @@ bool JobTable::fetch(ItemPointerData tid)
 Values JobTable::values_of(Row old)
 {
     int n = natts();
+    Values v = blank();
+    memcpy(const_cast<Datum *>(v.values()), old.slot->tts_values, n * sizeof(Datum));
+    memcpy(const_cast<bool *>(v.nulls()), old.slot->tts_isnull, n * sizeof(bool));
+    return v;
+}
+
+Values JobTable::blank()
+{
+    int n = natts();
     char *block = pg::call([&] {
-        auto *b = static_cast<char *>(MemoryContextAlloc(GetPerTupleMemoryContext(estate_),
-                                                         n * (sizeof(Datum) + sizeof(bool))));
-        return b;
+        return static_cast<char *>(MemoryContextAlloc(GetPerTupleMemoryContext(estate_),
+                                                      n * (sizeof(Datum) + sizeof(bool))));
     });
     auto *values = reinterpret_cast<Datum *>(block);
     auto *nulls = reinterpret_cast<bool *>(block + n * sizeof(Datum));
-    memcpy(values, old.slot->tts_values, n * sizeof(Datum));
-    memcpy(nulls, old.slot->tts_isnull, n * sizeof(bool));
+    memset(values, 0, n * sizeof(Datum));
+    memset(nulls, true, n * sizeof(bool));
     return Values(values, nulls);
+}
+
+bool JobTable::only_known_columns() const
+{
+    TupleDesc desc = RelationGetDescr(rel_);
+    int known = sizeof(Columns) / sizeof(int) - (parks() ? 0 : 1);
+    int live = 0;
+    for (int i = 0; i < desc->natts; i++)
+        live += !TupleDescAttr(desc, i)->attisdropped;
+    return live == known;
+}
+
+void JobTable::insert(const Values &values)
+{
+    int n = natts();
+    pg::call([&] {
+        MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
+        ExecClearTuple(new_);
+        memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
+        memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
+        ExecStoreVirtualTuple(new_);
+        ExecSimpleRelationInsert(rri_, estate_, new_);
+        MemoryContextSwitchTo(was);
+    });
 }
 
 // The version is locked first when the caller must not wait (claim):
@@ -639,6 +678,20 @@ TM_Result JobTable::update(Row seen, const Values &values, LockWaitPolicy wait)
         MemoryContextSwitchTo(was);
         return r;
     });
+}
+
+void JobTable::add_ready(const NewJob &job)
+{
+    const Columns &c = col_;
+    Values v = blank();
+    v.set(c.id, Int64GetDatum(job.id)).set(c.queue, job.queue).set(c.state, ready_)
+        .set(c.priority, Int32GetDatum(job.priority)).set(c.attempt, Int32GetDatum(0))
+        .set(c.max_attempts, Int32GetDatum(job.max_attempts)).set(c.run_at, TimestampTzGetDatum(job.run_at))
+        .set(c.enqueued_at, TimestampTzGetDatum(job.enqueued_at)).set(c.payload, job.payload);
+    if (job.has_concurrency)
+        v.set(c.concurrency_key, job.concurrency_key);
+    insert(v);
+    next_row();
 }
 
 void JobTable::next_row()

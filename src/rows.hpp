@@ -128,6 +128,19 @@ bool lock_version(Datum tid_datum);
 // A text Datum of a C string, palloc'd.
 Datum text_datum(const char *s);
 
+// A new ready job (enqueue, enqueue_batch), without a unique key.
+struct NewJob {
+    int64 id;
+    Datum queue;
+    int32 priority;
+    int32 max_attempts;
+    TimestampTz run_at;
+    TimestampTz enqueued_at;
+    Datum payload;
+    bool has_concurrency;
+    Datum concurrency_key;
+};
+
 class JobTable {
 public:
     // Opens baton._jobs for one call of `function` (named in errors), with a
@@ -139,6 +152,7 @@ public:
 
     const Columns &col() const { return col_; }
     // The state names as text Datums, made once per call.
+    Datum ready() const { return ready_; }
     Datum running() const { return running_; }
     Datum dead() const { return dead_; }
     Datum completed() const { return completed_; }
@@ -204,7 +218,24 @@ public:
     // TM_Ok.
     TM_Result update(Row seen, const Values &values, LockWaitPolicy wait);
 
-    // Frees what values_of() and update() allocated for the last row.
+    // Values for a new row, every column NULL (to set and pass to insert());
+    // they live until next_row().
+    Values blank();
+
+    // Whether every column of the table is one of Columns's: a column a
+    // superuser added may have a default, which only an SQL INSERT fills.
+    bool only_known_columns() const;
+
+    // Adds a row with `values`, as an INSERT does (ExecSimpleRelationInsert,
+    // the routine logical replication applies rows with): NOT NULL checks,
+    // index entries (a duplicate in a unique index is 23505), BEFORE and
+    // AFTER row triggers.
+    void insert(const Values &values);
+    // insert() of a new ready job; frees its values.
+    void add_ready(const NewJob &job);
+
+    // Frees what values_of(), blank(), update() and insert() allocated for
+    // the last row.
     void next_row();
 
 private:
@@ -219,7 +250,7 @@ private:
     ResultRelInfo *rri_ = nullptr;
     EPQState *epq_ = nullptr;
     RangeTblEntry *rte_ = nullptr;
-    Datum running_ = 0, dead_ = 0, completed_ = 0;
+    Datum ready_ = 0, running_ = 0, dead_ = 0, completed_ = 0;
     int open_scans_ = 0;
     TupleTableSlot *locked_ = nullptr;   // the version update() locked (with row triggers)
     TupleTableSlot *fetched_ = nullptr;
@@ -227,6 +258,7 @@ private:
     TupleTableSlot *new_ = nullptr;
     Columns col_{};
     bool snapshot_pushed_ = false;
+    int pinned_path_ = 0;  // a GUC nest level while triggers or CHECKs may run (spi.hpp)
 
     void open_executor();
     void name_written_columns();

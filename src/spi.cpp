@@ -3,6 +3,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
@@ -23,14 +24,29 @@ void finish()
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: SPI_finish failed: %s", SPI_result_code_string(rc));
 }
 
+int pin_search_path()
+{
+    int level = NewGUCNestLevel();
+    (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                             true, 0, false);
+    return level;
+}
+
+void unpin_search_path(int level)
+{
+    AtEOXact_GUC(true, level);
+}
+
 static void prepare(Statement &stmt)
 {
     SPIPlanPtr plan = pg::call([&] {
         // Generic plans: planned once; a custom plan per call would cost more
         // than most of these statements take to run.
+        int pinned = pin_search_path();
         SPIPlanPtr p = SPI_prepare_cursor(stmt.sql, stmt.nargs, stmt.argtypes, CURSOR_OPT_GENERIC_PLAN);
         if (p != nullptr && SPI_keepplan(p) != 0)
             p = nullptr;
+        unpin_search_path(pinned);
         return p;
     });
     if (plan == nullptr)
@@ -48,10 +64,13 @@ uint64 exec(Statement &stmt, const Args &args, In snapshot)
         prepare(stmt);
     int rc = pg::call([&] {
         Datum *values = const_cast<Datum *>(args.values);
-        if (snapshot == In::latest_snapshot)
-            return SPI_execute_snapshot(stmt.plan, values, args.nulls, GetLatestSnapshot(), InvalidSnapshot, false,
-                                        true, 0);
-        return SPI_execute_plan(stmt.plan, values, args.nulls, false, 0);
+        int pinned = pin_search_path();
+        int r = snapshot == In::latest_snapshot
+                    ? SPI_execute_snapshot(stmt.plan, values, args.nulls, GetLatestSnapshot(), InvalidSnapshot,
+                                           false, true, 0)
+                    : SPI_execute_plan(stmt.plan, values, args.nulls, false, 0);
+        unpin_search_path(pinned);
+        return r;
     });
     if (rc < 0)
         throw Error(ERRCODE_INTERNAL_ERROR, "baton: statement failed: %s", SPI_result_code_string(rc));

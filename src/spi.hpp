@@ -1,6 +1,13 @@
 // Prepared SPI statements: parsed and planned once per backend, kept for its
 // life (Postgres revalidates them after DDL). Every call goes through
 // pg::call, so callers may hold C++ objects.
+//
+// The search_path: baton's C functions have no SET clause (a GUC set and
+// reset per call costs more than a whole enqueue's insert). Instead every
+// statement here is parsed, planned and run under the pinned path
+// (pin_search_path), and so is a call that fires triggers on baton's
+// tables (rows::JobTable): no SQL baton runs, and no user code it fires,
+// resolves a name through the caller's search_path.
 #pragma once
 
 #include "pg_boundary.hpp"
@@ -45,6 +52,12 @@ struct Args {
 
 void connect();
 void finish();
+
+// search_path = pg_catalog, pg_temp until unpin_search_path(level), in a GUC
+// nest level of its own (an error's abort ends it). Call both inside
+// pg::call.
+int pin_search_path();
+void unpin_search_path(int level);
 
 // Which snapshot a statement runs in: the transaction's usual one, or the
 // newest (even under REPEATABLE READ), as PostgreSQL's RI triggers do.

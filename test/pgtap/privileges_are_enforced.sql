@@ -9,7 +9,7 @@
 -- The GRANT blocks below are copied verbatim from docs/security.md: keep the
 -- two identical.
 BEGIN;
-SELECT plan(201);
+SELECT plan(202);
 
 -------------------------------------------------------------------------------
 -- Nothing in schema baton is granted to PUBLIC (a NULL ACL means the
@@ -43,15 +43,19 @@ SELECT is((SELECT count(*) FROM pg_default_acl d
             WHERE d.defaclnamespace = 'baton'::regnamespace),
           0::bigint, 'no default privileges grant future objects of baton to anyone');
 
--- The queue functions run as the extension owner with a pinned search_path;
+-- The queue functions run as the extension owner with a pinned search_path:
+-- those written in SQL by a SET clause, those written in C by pinning it
+-- themselves around every statement they run and while triggers on
+-- baton._jobs fire (src/spi.hpp; the hijack test below calls each one);
 -- sorted_upsert runs with the caller's rights (and a pinned search_path).
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
-             FROM pg_proc p, pg_extension e
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang, pg_extension e
             WHERE e.extname = 'baton' AND p.pronamespace = 'baton'::regnamespace
               AND p.proname !~ '^_' AND p.proname <> 'sorted_upsert'
               AND NOT (p.prosecdef AND p.proowner = e.extowner
-                       AND coalesce(p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'], false))),
-          NULL, 'every queue, lock and semaphore function is SECURITY DEFINER, owned by the extension owner, search_path = pg_catalog, pg_temp');
+                       AND CASE WHEN l.lanname = 'c' THEN p.proconfig IS NULL
+                                ELSE coalesce(p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'], false) END)),
+          NULL, 'every queue, lock and semaphore function is SECURITY DEFINER, owned by the extension owner, search_path = pg_catalog, pg_temp (by a SET clause unless written in C)');
 SELECT cmp_ok((SELECT count(*) FROM pg_proc p
                 WHERE p.pronamespace = 'baton'::regnamespace AND p.proname !~ '^_' AND p.prosecdef),
               '>=', 11::bigint, 'at least the 11 queue functions of the contract are SECURITY DEFINER');
@@ -59,15 +63,15 @@ SELECT ok((SELECT NOT prosecdef AND proconfig = ARRAY['search_path=pg_catalog, p
              WHERE oid = 'baton.sorted_upsert(regclass, text[], jsonb, text[])'::regprocedure),
           'sorted_upsert is SECURITY INVOKER (the caller''s rights) with a pinned search_path');
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
-             FROM pg_proc p
-            WHERE p.pronamespace = 'baton'::regnamespace AND p.proname <> '_boundary_selftest'
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.pronamespace = 'baton'::regnamespace AND l.lanname <> 'c'
               AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)),
-          NULL, 'every function of baton (but the test-only _boundary_selftest) pins search_path = pg_catalog, pg_temp');
+          NULL, 'every function of baton written in SQL or PL/pgSQL pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
-             FROM pg_proc p
-            WHERE p.pronamespace = 'baton'::regnamespace AND p.prosecdef
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.pronamespace = 'baton'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
               AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)),
-          NULL, 'no SECURITY DEFINER function of baton runs with the caller''s search_path');
+          NULL, 'no SECURITY DEFINER function of baton runs with the caller''s search_path (C pins it in spi.hpp)');
 
 -------------------------------------------------------------------------------
 -- The roles. The GRANT lists are docs/security.md's, verbatim.
@@ -653,6 +657,19 @@ SELECT cmp_ok((SELECT count(*) FROM baton_tap_evil.planted), '>=', 49::bigint,
               'control: at least 49 operators, functions and relations were planted');
 DELETE FROM baton_tap_evil.calls;
 
+-- A row trigger a superuser added to baton._jobs, written without a SET
+-- clause: it fires under the functions' pinned search_path, never the
+-- caller's (its now() is pg_catalog's).
+CREATE TABLE public.tap_hj_fired (op text);
+CREATE FUNCTION public.tap_hj_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.tap_hj_fired VALUES (TG_OP);
+    PERFORM now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER tap_hj_spy BEFORE INSERT OR UPDATE ON baton._jobs
+    FOR EACH ROW EXECUTE FUNCTION public.tap_hj_trigger();
+
 -- The attack: every queue function, with the attacker's search_path.
 CREATE TEMP TABLE hj_errors (what text, sqlstate text);
 GRANT INSERT, SELECT ON hj_errors TO baton_worker;
@@ -745,9 +762,12 @@ CREATE TEMP TABLE hj_u2 AS
     SELECT * FROM baton.sorted_upsert('baton_tap_evil.up', ARRAY['k'], '[{"k": 1, "v": 5}]', ARRAY['v']);
 RESET search_path;
 RESET ROLE;
+DROP TRIGGER tap_hj_spy ON baton._jobs;
 
 SELECT is((SELECT string_agg(DISTINCT what, ', ') FROM baton_tap_evil.calls), NULL,
           'no planted operator, function or relation was called by any queue function');
+SELECT is((SELECT string_agg(DISTINCT op, ', ' ORDER BY op) FROM public.tap_hj_fired), 'INSERT, UPDATE',
+          'the row trigger on baton._jobs fired for inserts and updates (under the pinned search_path)');
 SELECT is((SELECT id FROM hj_c1), (SELECT id FROM hj_e1), 'hijack attempt: claim took the right job');
 SELECT is((SELECT id FROM hj_e1b), (SELECT id FROM hj_e1), 'hijack attempt: enqueue with a taken unique_key kept the job');
 SELECT is((SELECT id FROM hj_e1c), (SELECT id FROM hj_e1), 'hijack attempt: enqueue replace updated the same job');
