@@ -1,6 +1,7 @@
 #include "rows.hpp"
 #include "spi.hpp"
 #include "compat.hpp"
+#include "indexes.hpp"
 
 #include <cstring>
 #include <initializer_list>
@@ -177,7 +178,7 @@ void JobTable::open_executor()
         // trigger opened.
         estate_->es_opened_result_relations = lappend(estate_->es_opened_result_relations, rri_);
         estate_->es_output_cid = GetCurrentCommandId(true);
-        ExecOpenIndices(rri_, false);
+        indexes::open(rri_);
         epq_ = static_cast<EPQState *>(palloc0(sizeof(EPQState)));
         compat::epq_init(epq_, estate_);
         AfterTriggerBeginQuery();
