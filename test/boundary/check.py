@@ -68,6 +68,8 @@ C_SHAPED = {
 CALLBACKS = {
     'baton::notify::(anonymous namespace)::at_xact_event': 'notify.cpp\'s transaction callback: at '
                                                            'PRE_COMMIT, NOTIFY the queues that have idle sessions',
+    'baton::indexes::(anonymous namespace)::forget': 'indexes.cpp\'s relcache callback: an invalidation '
+                                                      'of _jobs or one of its indexes makes the kept IndexInfos stale',
     '(anonymous namespace)::selftest_context': 'selftest.cpp\'s error context callback: errcontext() '
                                                'while Postgres reports an error raised under the guard',
 }
