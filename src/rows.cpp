@@ -14,6 +14,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -409,8 +410,46 @@ void JobTable::end_find()
     find_scan_ = nullptr;
 }
 
-// The queue's row through _queues's primary key, in a snapshot taken now
-// (READ COMMITTED: it sees every commit so far, a drop_queue's included).
+namespace {
+
+// Where this backend last found a queue's row (per backend, a few queues):
+// the version there, if the snapshot sees it and it is still that queue's,
+// is the queue's one visible version, read without the index. Plain
+// values: nothing runs at load.
+struct Found {
+    char name[128];  // empty: unused
+    ItemPointerData tid;
+};
+Found found_at[16];
+int next_slot = 0;
+
+Found *found_entry(const char *name, size_t len)
+{
+    for (Found &f : found_at)
+        if (f.name[0] != '\0' && strlen(f.name) == len && memcmp(f.name, name, len) == 0)
+            return &f;
+    return nullptr;
+}
+
+void remember(const char *name, size_t len, ItemPointer tid)
+{
+    if (len == 0 || len >= sizeof found_at[0].name)
+        return;
+    Found *f = found_entry(name, len);
+    if (f == nullptr) {
+        f = &found_at[next_slot];
+        next_slot = (next_slot + 1) % (sizeof found_at / sizeof found_at[0]);
+        memcpy(f->name, name, len);
+        f->name[len] = '\0';
+    }
+    f->tid = *tid;
+}
+
+} // namespace
+
+// The queue's row in a snapshot taken now (READ COMMITTED: it sees every
+// commit so far, a drop_queue's included): at the place it was found last,
+// if still there, else through _queues's primary key.
 bool find_queue(Datum queue, Queue *out)
 {
     Relation rel = pg::call([] {
@@ -423,38 +462,56 @@ bool find_queue(Datum queue, Queue *out)
     int paused_col = has_column(desc, "paused") ? column(desc, "_queues", "paused", BOOLOID) : -1;
     int restricted_col = has_column(desc, "restricted") ? column(desc, "_queues", "restricted", BOOLOID) : -1;
     int retention_col = has_column(desc, "retention") ? column(desc, "_queues", "retention", INTERVALOID) : -1;
-    Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
-    check_key(idx, {queue_col});
-    return pg::call([&] {
-        ScanKeyData k;
-        ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ, queue);
-        TupleTableSlot *slot = table_slot_create(rel, nullptr);
-        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        IndexScanDesc scan = compat::index_begin(rel, idx, snapshot, 1);
-        index_rescan(scan, &k, 1, nullptr, 0);
-        bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
-        if (found) {
-            slot_getallattrs(slot);
-            found = !slot->tts_isnull[lease_col] && !slot->tts_isnull[attempts_col];
-            if (found) {
-                out->lease = datumCopy(slot->tts_values[lease_col], false, sizeof(Interval));
-                out->max_attempts = DatumGetInt32(slot->tts_values[attempts_col]);
-                out->paused = paused_col >= 0 && !slot->tts_isnull[paused_col] &&
-                              DatumGetBool(slot->tts_values[paused_col]);
-                out->restricted = restricted_col >= 0 && !slot->tts_isnull[restricted_col] &&
-                                  DatumGetBool(slot->tts_values[restricted_col]);
-                out->has_retention = retention_col >= 0 && !slot->tts_isnull[retention_col];
-                out->retention = out->has_retention
-                                     ? datumCopy(slot->tts_values[retention_col], false, sizeof(Interval))
-                                     : 0;
+    text *name = pg::call([queue] { return DatumGetTextPP(queue); });
+    const char *chars = VARDATA_ANY(name);
+    size_t len = VARSIZE_ANY_EXHDR(name);
+    TupleTableSlot *slot = nullptr;
+    Snapshot snapshot = nullptr;
+    bool found = pg::call([&] {
+        slot = table_slot_create(rel, nullptr);
+        snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        Found *f = found_entry(chars, len);
+        if (f == nullptr || !table_tuple_fetch_row_version(rel, &f->tid, snapshot, slot))
+            return false;
+        slot_getallattrs(slot);
+        return !slot->tts_isnull[queue_col] &&
+               DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, slot->tts_values[queue_col], queue));
+    });
+    if (!found) {
+        Relation idx = pg::call([&] { return index_open(compat::primary_key_index(rel), AccessShareLock); });
+        check_key(idx, {queue_col});
+        found = pg::call([&] {
+            ScanKeyData k;
+            ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ,
+                                   queue);
+            IndexScanDesc scan = compat::index_begin(rel, idx, snapshot, 1);
+            index_rescan(scan, &k, 1, nullptr, 0);
+            bool got = index_getnext_slot(scan, ForwardScanDirection, slot);
+            index_endscan(scan);
+            index_close(idx, AccessShareLock);
+            if (got) {
+                slot_getallattrs(slot);
+                remember(chars, len, &slot->tts_tid);
             }
+            return got;
+        });
+    }
+    return pg::call([&] {
+        bool ok = found && !slot->tts_isnull[lease_col] && !slot->tts_isnull[attempts_col];
+        if (ok) {
+            out->lease = datumCopy(slot->tts_values[lease_col], false, sizeof(Interval));
+            out->max_attempts = DatumGetInt32(slot->tts_values[attempts_col]);
+            out->paused = paused_col >= 0 && !slot->tts_isnull[paused_col] && DatumGetBool(slot->tts_values[paused_col]);
+            out->restricted = restricted_col >= 0 && !slot->tts_isnull[restricted_col] &&
+                              DatumGetBool(slot->tts_values[restricted_col]);
+            out->has_retention = retention_col >= 0 && !slot->tts_isnull[retention_col];
+            out->retention = out->has_retention ? datumCopy(slot->tts_values[retention_col], false, sizeof(Interval))
+                                                : 0;
         }
-        index_endscan(scan);
         UnregisterSnapshot(snapshot);
         ExecDropSingleTupleTableSlot(slot);
-        index_close(idx, AccessShareLock);
         table_close(rel, AccessShareLock);
-        return found;
+        return ok;
     });
 }
 
