@@ -90,6 +90,33 @@ inline void insert_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EStat
 #endif
 }
 
+// A new row's index entries, for a speculative insertion: duplicates in the
+// arbiter indexes are reported in *conflict, not raised. 16:
+// ExecInsertIndexTuples takes onlySummarizing (false: a new row needs all).
+inline List *insert_new_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, bool *conflict,
+                                      List *arbiters)
+{
+#if PG_VERSION_NUM >= 160000
+    return ExecInsertIndexTuples(rri, slot, estate, false, true, conflict, arbiters, false);
+#else
+    return ExecInsertIndexTuples(rri, slot, estate, false, true, conflict, arbiters);
+#endif
+}
+
+// ON CONFLICT's pre-check: false, and the conflicting row in *holder, when
+// an arbiter index holds the row's key (waiting for an insertion in
+// progress). 18: ExecCheckIndexConstraints takes the row's own TID (none
+// for a new row).
+inline bool check_index_constraints(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, ItemPointer holder,
+                                    List *arbiters)
+{
+#if PG_VERSION_NUM >= 180000
+    return ExecCheckIndexConstraints(rri, slot, estate, holder, nullptr, arbiters);
+#else
+    return ExecCheckIndexConstraints(rri, slot, estate, holder, arbiters);
+#endif
+}
+
 // The role's privilege on a schema. 16: pg_namespace_aclcheck was replaced by
 // object_aclcheck(NamespaceRelationId, ...).
 inline AclResult namespace_aclcheck(Oid nsp, Oid role, AclMode mode)

@@ -59,22 +59,31 @@ struct Job {
     Datum unique_key, concurrency_key;
 };
 
-// A job without a unique key, added below SQL (rows::JobTable): no
-// statement to plan or executor to start. False, and nothing written, when
-// the table has columns baton does not know (an SQL INSERT fills their
-// defaults).
+// The job below SQL (rows::JobTable): no statement to plan or executor to
+// start. False, and nothing written, when an unfinished job holds its
+// unique key (the SQL path below finds or replaces it) or when the table
+// has columns baton does not know (an SQL INSERT fills their defaults) or,
+// for a unique key, triggers.
 bool insert_below_sql(const Job &job, const rows::Queue &q, int64 *id)
 {
     rows::JobTable table("baton.enqueue()");
-    if (!table.only_known_columns()) {
+    if (job.has_unique ? !table.plain_insert() : !table.only_known_columns()) {
         table.close();
         return false;
     }
-    *id = job_ids().next();
-    table.add_ready({*id, job.queue, job.priority, q.max_attempts, job.run_at, job.now, job.payload,
-                     job.has_concurrency, job.concurrency_key});
+    int64 new_id = job_ids().next();
+    rows::NewJob row{new_id,      job.queue,   job.priority,        q.max_attempts,      job.run_at, job.now,
+                     job.payload, job.has_concurrency, job.concurrency_key, job.has_unique, job.unique_key};
+    rows::Added added = rows::Added::added;
+    if (job.has_unique)
+        added = table.add_ready_unless_held(row);
+    else
+        table.add_ready(row);
     table.close();
-    return true;
+    if (added == rows::Added::held_unseen)
+        rows::serialization_failure();
+    *id = new_id;
+    return added == rows::Added::added;
 }
 
 // The job through SQL: its unique key dedupes among the queue's unfinished
@@ -148,7 +157,7 @@ BATON_FUNCTION(baton_enqueue)
     rows::Queue q = rows::require_queue(job.queue);
     rows::check_access(job.queue, q, rows::Access::produce);
     int64 id = 0;
-    if (job.has_unique || !insert_below_sql(job, q, &id))
+    if (!insert_below_sql(job, q, &id))
         id = insert_or_find(job, replace, &due_now);
     if (due_now)
         notify::due(job.queue);

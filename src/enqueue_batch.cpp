@@ -93,6 +93,7 @@ struct BatchRow {
     Datum concurrency_text;
     // the outcome
     int64 id = 0;
+    bool tried = false;  // by insert_below_sql: inserted, or its key is held
     bool inserted = false;
     bool resolved = false;
 };
@@ -196,37 +197,49 @@ Datum key_array(const std::vector<BatchRow *> &rows)
     return spi::array(TEXTOID, v, std::vector<bool>(v.size(), false));
 }
 
-// Inserts keyless rows below SQL (rows::JobTable), in
-// order, unless the table has columns baton does not know (an SQL INSERT
-// fills their defaults); marks the rows that went in.
-void insert_keyless(Datum queue, int32 max_attempts, TimestampTz now, const std::vector<BatchRow *> &pending,
-                    Sequence &ids)
+// Inserts the rows below SQL (rows::JobTable), in order: a keyed row
+// unless an unfinished job holds its key (ON CONFLICT DO NOTHING's
+// speculative insertion). Nothing, when the table has columns baton does
+// not know (an SQL INSERT fills their defaults), or triggers; marks the
+// rows that went in and those tried.
+void insert_below_sql(Datum queue, int32 max_attempts, TimestampTz now, const std::vector<BatchRow *> &rows,
+                      Sequence &ids)
 {
-    if (pending.empty())
-        return;
     rows::JobTable table("baton.enqueue_batch()");
-    if (!table.only_known_columns()) {
+    if (!table.plain_insert()) {
         table.close();
         return;
     }
-    for (BatchRow *r : pending) {
+    for (BatchRow *r : rows) {
         check_interrupts();
-        r->id = ids.next();
-        table.add_ready({r->id, queue, r->priority, max_attempts, r->run_at, now, r->payload, r->has_concurrency,
-                         r->concurrency_text});
-        r->inserted = r->resolved = true;
+        int64 id = ids.next();
+        rows::NewJob row{id,         queue,       r->priority,         max_attempts, r->run_at,
+                         now,        r->payload,  r->has_concurrency,  r->concurrency_text,
+                         r->has_key, r->key_text};
+        rows::Added added = rows::Added::added;
+        if (r->has_key)
+            added = table.add_ready_unless_held(row);
+        else
+            table.add_ready(row);
+        if (added == rows::Added::held_unseen)
+            rows::serialization_failure();
+        r->tried = true;
+        if (added == rows::Added::added) {
+            r->id = id;
+            r->inserted = r->resolved = true;
+        }
     }
     table.close();
 }
 
-// Inserts the rows of `pending` not in yet, in order; marks the rows that
-// went in.
+// Inserts through SQL the rows insert_below_sql did not try, in order;
+// marks the rows that went in.
 void insert_pending(Datum queue, Datum max_attempts, TimestampTz now, const std::vector<BatchRow *> &all,
                     Sequence &ids)
 {
     std::vector<BatchRow *> pending;
     for (BatchRow *r : all)
-        if (!r->inserted)
+        if (!r->tried)
             pending.push_back(r);
     if (pending.empty())
         return;
@@ -394,13 +407,8 @@ bool write(Datum queue, TimestampTz now, bool replace, const Writers &w)
     Datum max_attempts = Int32GetDatum(q.max_attempts);
     Sequence ids = job_ids();
     bool due_now = false;
-    // Keyed rows first, in key order (the lock order), then the keyless.
-    std::vector<BatchRow *> keyed, keyless;
-    for (BatchRow *r : w.rows)
-        (r->has_key ? keyed : keyless).push_back(r);
-    insert_pending(queue, max_attempts, now, keyed, ids);
-    insert_keyless(queue, q.max_attempts, now, keyless, ids);
-    insert_pending(queue, max_attempts, now, keyless, ids);
+    insert_below_sql(queue, q.max_attempts, now, w.rows, ids);
+    insert_pending(queue, max_attempts, now, w.rows, ids);
     std::vector<BatchRow *> conflicts;
     for (BatchRow *r : w.rows) {
         if (r->inserted)

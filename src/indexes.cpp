@@ -78,6 +78,8 @@ void build(Relation rel, List *oids, Relation *descs, int n)
         ok = keepable(descs[i], cache.infos[i]);
         if (ok)
             compile_predicate(cache.infos[i]);
+        if (ok && cache.infos[i]->ii_Unique)
+            BuildSpeculativeIndexInfo(descs[i], cache.infos[i]);
     }
     cache.oids = list_copy(oids);
     cache.table = RelationGetRelid(rel);
@@ -115,6 +117,8 @@ void open(ResultRelInfo *rri)
             infos[i]->ii_CheckedUnchanged = false;  // an update's hint, per call
         } else {
             infos[i] = BuildIndexInfo(descs[i]);
+            if (infos[i]->ii_Unique)
+                BuildSpeculativeIndexInfo(descs[i], infos[i]);
         }
     }
     list_free(oids);

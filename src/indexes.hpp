@@ -1,4 +1,5 @@
-// The index entries of baton._jobs: ExecOpenIndices, but the IndexInfo of
+// The index entries of baton._jobs: ExecOpenIndices (with what ON CONFLICT
+// needs of unique indexes, as speculative = true gives), but the IndexInfo of
 // each index, its partial-index predicate compiled, is built once per
 // backend and kept across calls. PostgreSQL builds them, and compiles the
 // predicates of the indexes a row version is checked against, once per

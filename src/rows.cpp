@@ -19,6 +19,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "storage/lmgr.h"
 #include "nodes/makefuncs.h"
 #include "tcop/utility.h"
 #include "nodes/bitmapset.h"
@@ -195,6 +196,10 @@ void JobTable::open_executor()
                                    trig->trig_update_old_table)) &&
                         !(rel_->rd_att->constr && rel_->rd_att->constr->has_generated_stored) &&
                         !rel_->rd_rel->relispartition;
+        plain_insert_ = !(trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+                                   trig->trig_insert_instead_row || trig->trig_insert_new_table)) &&
+                        !(rel_->rd_att->constr && rel_->rd_att->constr->has_generated_stored) &&
+                        !rel_->rd_rel->relispartition;
         // What ExecSimpleRelationUpdate checks first: a publication of
         // UPDATEs needs a replica identity.
         CheckCmdReplicaIdentity(rel_, CMD_UPDATE);
@@ -235,17 +240,21 @@ void JobTable::find_indexes()
             index_[running_index] = idx;
         else if (strcmp(name, "_jobs_blocked") == 0)
             index_[blocked_index] = idx;
+        else if (strcmp(name, "_jobs_unique_key") == 0)
+            index_[unique_index] = idx;
         else if (RelationGetRelid(idx) == pkey)
             index_[primary_key] = idx;
     }
     for (int i = 0; i < n_indexes; i++)
-        if (index_[i] == nullptr && (i != blocked_index || parks()))
+        if (index_[i] == nullptr && i != unique_index && (i != blocked_index || parks()))
             throw Error(ERRCODE_INTERNAL_ERROR, "baton: an index of baton._jobs is missing");
     check_key(index_[ready_index], {col_.queue, col_.priority, col_.run_at, col_.id});
     check_key(index_[running_index], {col_.queue, col_.reclaim_after});
     check_key(index_[primary_key], {col_.id, col_.queue});
     if (parks())
         check_key(index_[blocked_index], {col_.queue, col_.blocked_until});
+    if (index_[unique_index] != nullptr)
+        check_key(index_[unique_index], {col_.queue, col_.unique_key});
 }
 
 void JobTable::close()
@@ -680,18 +689,102 @@ bool JobTable::only_known_columns() const
     return live == known;
 }
 
-void JobTable::insert(const Values &values)
+void JobTable::store(const Values &values)
 {
     int n = natts();
+    ExecClearTuple(new_);
+    memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
+    memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
+    ExecStoreVirtualTuple(new_);
+}
+
+void JobTable::insert(const Values &values)
+{
     pg::call([&] {
         MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
-        ExecClearTuple(new_);
-        memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
-        memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
-        ExecStoreVirtualTuple(new_);
+        store(values);
         ExecSimpleRelationInsert(rri_, estate_, new_);
         MemoryContextSwitchTo(was);
     });
+}
+
+bool JobTable::plain_insert() const
+{
+    return plain_insert_ && index_[unique_index] != nullptr && only_known_columns();
+}
+
+Values JobTable::ready_values(const NewJob &job)
+{
+    const Columns &c = col_;
+    Values v = blank();
+    v.set(c.id, Int64GetDatum(job.id)).set(c.queue, job.queue).set(c.state, ready_)
+        .set(c.priority, Int32GetDatum(job.priority)).set(c.attempt, Int32GetDatum(0))
+        .set(c.max_attempts, Int32GetDatum(job.max_attempts)).set(c.run_at, TimestampTzGetDatum(job.run_at))
+        .set(c.enqueued_at, TimestampTzGetDatum(job.enqueued_at)).set(c.payload, job.payload);
+    if (job.has_concurrency)
+        v.set(c.concurrency_key, job.concurrency_key);
+    if (job.has_unique)
+        v.set(c.unique_key, job.unique_key);
+    return v;
+}
+
+void JobTable::add_ready(const NewJob &job)
+{
+    insert(ready_values(job));
+    next_row();
+}
+
+// ExecInsert's speculative insertion for ON CONFLICT DO NOTHING: a holder
+// already committed (or this transaction's) is found by the pre-check; one
+// being inserted concurrently is waited for by the pre-check, or met by the
+// index insertion, which then undoes the row and the check runs again.
+Added JobTable::add_ready_unless_held(const NewJob &job)
+{
+    Values v = ready_values(job);
+    Added outcome = pg::call([&] {
+        MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
+        store(v);
+        if (rel_->rd_att->constr)
+            ExecConstraints(rri_, new_, estate_);
+        List *arbiter = list_make1_oid(RelationGetRelid(index_[unique_index]));
+        Added r = Added::added;
+        for (;;) {
+            ItemPointerData holder;
+            if (!compat::check_index_constraints(rri_, new_, estate_, &holder, arbiter)) {
+                r = Added::held;
+                // As ExecCheckTupleVisible: under REPEATABLE READ a holder
+                // this snapshot does not see is a serialization failure,
+                // unless this transaction wrote it.
+                if (IsolationUsesXactSnapshot()) {
+                    if (!table_tuple_fetch_row_version(rel_, &holder, SnapshotAny, fetched_))
+                        elog(ERROR, "baton: the job holding the unique key could not be read");
+                    bool isnull;
+                    TransactionId xmin =
+                        DatumGetTransactionId(slot_getsysattr(fetched_, MinTransactionIdAttributeNumber, &isnull));
+                    if (!table_tuple_satisfies_snapshot(rel_, fetched_, estate_->es_snapshot) &&
+                        !TransactionIdIsCurrentTransactionId(xmin))
+                        r = Added::held_unseen;
+                    ExecClearTuple(fetched_);
+                }
+                break;
+            }
+            TransactionId xid = GetCurrentTransactionId();
+            uint32 token = SpeculativeInsertionLockAcquire(xid);
+            table_tuple_insert_speculative(rel_, new_, estate_->es_output_cid, 0, nullptr, token);
+            bool conflict = false;
+            List *recheck = compat::insert_new_index_entries(rri_, new_, estate_, &conflict, arbiter);
+            table_tuple_complete_speculative(rel_, new_, token, !conflict);
+            SpeculativeInsertionLockRelease(xid);
+            list_free(recheck);
+            if (!conflict)
+                break;
+        }
+        list_free(arbiter);
+        MemoryContextSwitchTo(was);
+        return r;
+    });
+    next_row();
+    return outcome;
 }
 
 // The version is locked first when the caller must not wait (claim):
@@ -703,14 +796,10 @@ void JobTable::insert(const Values &values)
 // with them, by ExecSimpleRelationUpdate, which runs them (after locking).
 TM_Result JobTable::update(Row seen, const Values &values, LockWaitPolicy wait)
 {
-    int n = natts();
     ItemPointerData tid = seen.slot->tts_tid;
     return pg::call([&] {
         MemoryContext was = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate_));
-        ExecClearTuple(new_);
-        memcpy(new_->tts_values, values.values(), n * sizeof(Datum));
-        memcpy(new_->tts_isnull, values.nulls(), n * sizeof(bool));
-        ExecStoreVirtualTuple(new_);
+        store(values);
         TM_Result r = TM_Ok;
         TM_FailureData tmfd;
         if (wait != LockWaitBlock || !plain_update_)
@@ -736,20 +825,6 @@ TM_Result JobTable::update(Row seen, const Values &values, LockWaitPolicy wait)
         MemoryContextSwitchTo(was);
         return r;
     });
-}
-
-void JobTable::add_ready(const NewJob &job)
-{
-    const Columns &c = col_;
-    Values v = blank();
-    v.set(c.id, Int64GetDatum(job.id)).set(c.queue, job.queue).set(c.state, ready_)
-        .set(c.priority, Int32GetDatum(job.priority)).set(c.attempt, Int32GetDatum(0))
-        .set(c.max_attempts, Int32GetDatum(job.max_attempts)).set(c.run_at, TimestampTzGetDatum(job.run_at))
-        .set(c.enqueued_at, TimestampTzGetDatum(job.enqueued_at)).set(c.payload, job.payload);
-    if (job.has_concurrency)
-        v.set(c.concurrency_key, job.concurrency_key);
-    insert(v);
-    next_row();
 }
 
 void JobTable::next_row()

@@ -128,7 +128,7 @@ bool lock_version(Datum tid_datum);
 // A text Datum of a C string, palloc'd.
 Datum text_datum(const char *s);
 
-// A new ready job (enqueue, enqueue_batch), without a unique key.
+// A new ready job (enqueue, enqueue_batch).
 struct NewJob {
     int64 id;
     Datum queue;
@@ -139,7 +139,12 @@ struct NewJob {
     Datum payload;
     bool has_concurrency;
     Datum concurrency_key;
+    bool has_unique;
+    Datum unique_key;
 };
+
+// What add_ready_unless_held did.
+enum class Added { added, held, held_unseen };
 
 class JobTable {
 public:
@@ -231,15 +236,28 @@ public:
     // index entries (a duplicate in a unique index is 23505), BEFORE and
     // AFTER row triggers.
     void insert(const Values &values);
+    // Whether add_ready and add_ready_unless_held may write below SQL:
+    // only_known_columns(), no INSERT triggers, generated columns or
+    // partitions, and the unique-key index in place.
+    bool plain_insert() const;
+
     // insert() of a new ready job; frees its values.
     void add_ready(const NewJob &job);
+
+    // add_ready of a job with a unique key, unless an unfinished job of the
+    // queue holds the key: INSERT ... ON CONFLICT DO NOTHING on
+    // _jobs_unique_key, by the same speculative insertion (it waits for a
+    // holder still being inserted). held_unseen: the holder is one this
+    // REPEATABLE READ snapshot does not see, where PostgreSQL raises 40001.
+    // Needs plain_insert().
+    Added add_ready_unless_held(const NewJob &job);
 
     // Frees what values_of(), blank(), update() and insert() allocated for
     // the last row.
     void next_row();
 
 private:
-    enum Index { ready_index, running_index, primary_key, blocked_index, n_indexes };
+    enum Index { ready_index, running_index, primary_key, blocked_index, unique_index, n_indexes };
 
     Relation rel_ = nullptr;
     Relation index_[n_indexes] = {};
@@ -255,6 +273,7 @@ private:
     TupleTableSlot *locked_ = nullptr;   // the version update() locked (with row triggers)
     TupleTableSlot *fetched_ = nullptr;
     bool plain_update_ = false;  // no row triggers, generated columns or partitions: see update()
+    bool plain_insert_ = false;  // likewise for inserts
     TupleTableSlot *new_ = nullptr;
     Columns col_{};
     bool snapshot_pushed_ = false;
@@ -266,6 +285,8 @@ private:
     IndexScanDesc begin(int which, const Key *keys, int nkeys);
     Scan queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now);
     void end_find();
+    Values ready_values(const NewJob &job);
+    void store(const Values &values);
 };
 
 } // namespace baton::rows
