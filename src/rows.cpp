@@ -19,6 +19,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "nodes/makefuncs.h"
 #include "tcop/utility.h"
@@ -427,6 +428,7 @@ namespace {
 // values: nothing runs at load.
 struct Found {
     char name[128];  // empty: unused
+    Oid rel;         // _queues (a new one after DROP and CREATE EXTENSION)
     ItemPointerData tid;
 };
 Found found_at[16];
@@ -440,7 +442,7 @@ Found *found_entry(const char *name, size_t len)
     return nullptr;
 }
 
-void remember(const char *name, size_t len, ItemPointer tid)
+void remember(const char *name, size_t len, Oid rel, ItemPointer tid)
 {
     if (len == 0 || len >= sizeof found_at[0].name)
         return;
@@ -451,7 +453,16 @@ void remember(const char *name, size_t len, ItemPointer tid)
         memcpy(f->name, name, len);
         f->name[len] = '\0';
     }
+    f->rel = rel;
     f->tid = *tid;
+}
+
+// The remembered place, if it can be read: a vacuum may have truncated
+// the table below it.
+bool readable(const Found *f, Relation rel)
+{
+    return f != nullptr && f->rel == RelationGetRelid(rel) &&
+           ItemPointerGetBlockNumber(&f->tid) < RelationGetNumberOfBlocks(rel);
 }
 
 } // namespace
@@ -480,7 +491,7 @@ bool find_queue(Datum queue, Queue *out)
         slot = table_slot_create(rel, nullptr);
         snapshot = RegisterSnapshot(GetTransactionSnapshot());
         Found *f = found_entry(chars, len);
-        if (f == nullptr || !table_tuple_fetch_row_version(rel, &f->tid, snapshot, slot))
+        if (!readable(f, rel) || !table_tuple_fetch_row_version(rel, &f->tid, snapshot, slot))
             return false;
         slot_getallattrs(slot);
         return !slot->tts_isnull[queue_col] &&
@@ -500,7 +511,7 @@ bool find_queue(Datum queue, Queue *out)
             index_close(idx, AccessShareLock);
             if (got) {
                 slot_getallattrs(slot);
-                remember(chars, len, &slot->tts_tid);
+                remember(chars, len, RelationGetRelid(rel), &slot->tts_tid);
             }
             return got;
         });
