@@ -610,3 +610,30 @@ ALTER FUNCTION baton.lock_keys(text[], interval) RESET search_path;
 ALTER FUNCTION baton.try_lock_keys(text[]) RESET search_path;
 ALTER FUNCTION baton.key_holder(text) RESET search_path;
 ALTER FUNCTION baton._queue_guard(text) RESET search_path;
+
+-------------------------------------------------------------------------------
+-- Floors (src/floors.hpp): each backend remembers, per queue and priority,
+-- where the entries of _jobs_ready a claim could take begin, so that claims
+-- do not walk the entries of the jobs claimed before them (dead, until
+-- VACUUM). A write that may put a ready entry below a floor (a run_at more
+-- than 0.1 s before the moment it is written) moves this epoch before it
+-- commits, and claims that see it moved forget their floors. baton's own
+-- inserts check that rule; every SQL statement that inserts into or updates
+-- baton._jobs (retry, replace, unparking, a superuser's UPDATE) moves it.
+-------------------------------------------------------------------------------
+
+CREATE SEQUENCE baton._ready_epoch;
+REVOKE ALL ON SEQUENCE baton._ready_epoch FROM PUBLIC;
+COMMENT ON SEQUENCE baton._ready_epoch IS
+    'Moved by every write that may put a ready job below where claims start reading (src/floors.hpp).';
+
+CREATE FUNCTION baton._ready_epoch_moves()
+RETURNS trigger
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'baton_ready_epoch_moves';
+REVOKE ALL ON FUNCTION baton._ready_epoch_moves() FROM PUBLIC;
+COMMENT ON FUNCTION baton._ready_epoch_moves() IS
+    'Statement trigger of baton._jobs: an SQL write moves the epoch of the claims'' floors.';
+
+CREATE TRIGGER _jobs_written_by_sql AFTER INSERT OR UPDATE ON baton._jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION baton._ready_epoch_moves();

@@ -2,6 +2,7 @@
 // jobs. Never locks a running job: `replace` touches only ready ones.
 #include "args.hpp"
 #include "clock.hpp"
+#include "floors.hpp"
 #include "interrupts.hpp"
 #include "json.hpp"
 #include "keylock.hpp"
@@ -79,6 +80,8 @@ bool insert_below_sql(const Job &job, const rows::Queue &q, int64 *id)
         added = table.add_ready_unless_held(row);
     else
         table.add_ready(row);
+    if (added == rows::Added::added)
+        pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
     table.close();
     if (added == rows::Added::held_unseen)
         rows::serialization_failure();

@@ -7,6 +7,7 @@
 // functions (which lock running jobs only) never wait for a batch.
 #include "args.hpp"
 #include "clock.hpp"
+#include "floors.hpp"
 #include "interrupts.hpp"
 #include "json.hpp"
 #include "keylock.hpp"
@@ -210,6 +211,8 @@ void insert_below_sql(Datum queue, int32 max_attempts, TimestampTz now, const st
         table.close();
         return;
     }
+    bool inserted = false;
+    TimestampTz earliest = 0;  // of the rows inserted
     for (BatchRow *r : rows) {
         check_interrupts();
         int64 id = ids.next();
@@ -227,8 +230,12 @@ void insert_below_sql(Datum queue, int32 max_attempts, TimestampTz now, const st
         if (added == rows::Added::added) {
             r->id = id;
             r->inserted = r->resolved = true;
+            earliest = inserted && earliest < r->run_at ? earliest : r->run_at;
+            inserted = true;
         }
     }
+    if (inserted)
+        pg::call([&] { floors::moved_if_backdated(earliest, GetCurrentTimestamp()); });
     table.close();
 }
 

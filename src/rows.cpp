@@ -189,8 +189,14 @@ void JobTable::open_executor()
         locked_ = table_slot_create(rel_, &estate_->es_tupleTable);
         fetched_ = table_slot_create(rel_, &estate_->es_tupleTable);
         TriggerDesc *trig = rri_->ri_TrigDesc;
-        // Code a superuser added to the table runs under the pinned path.
-        if (trig || (rel_->rd_att->constr && rel_->rd_att->constr->num_check > 0))
+        // Code a superuser added to the table runs under the pinned path
+        // (statement triggers do not fire here: baton's own one included).
+        bool row_triggers = trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+                                     trig->trig_insert_instead_row || trig->trig_update_before_row ||
+                                     trig->trig_update_after_row || trig->trig_update_instead_row ||
+                                     trig->trig_delete_before_row || trig->trig_delete_after_row ||
+                                     trig->trig_delete_instead_row);
+        if (row_triggers || (rel_->rd_att->constr && rel_->rd_att->constr->num_check > 0))
             pinned_path_ = spi::pin_search_path();
         plain_update_ = !(trig && (trig->trig_update_before_row || trig->trig_update_after_row ||
                                    trig->trig_update_instead_row || trig->trig_update_new_table ||
@@ -336,18 +342,38 @@ JobTable::Scan JobTable::queue_scan(int which, AttrNumber time_col, Datum queue,
 }
 
 // _jobs_ready (queue, priority DESC, run_at, id) WHERE state = 'ready' ...,
-// read with two keys, queue = and priority < a bound (none at first, so
-// INT_MAX + 1 would do: priority <= INT_MAX), entries with their values.
-static void ready_keys(ScanKeyData *out, Relation index, Datum queue, bool below, int32 than)
+// read with three keys, entries with their values: a probe, queue = and
+// priority < below (<= INT_MAX when none) and priority > the next priority
+// with a floor (>= INT_MIN when none); or one priority from its floor,
+// queue =, priority = and run_at >=. A probe over priorities with no entry
+// reads one page: the page's high key ends it.
+static void probe_keys(ScanKeyData *out, Relation index, Datum queue, bool has_below, int32 below, bool has_level,
+                       int32 level)
 {
     ScanKeyEntryInitialize(&out[0], 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
                            queue);
-    if (below)
+    if (has_below)
         ScanKeyEntryInitialize(&out[1], 0, 2, BTLessStrategyNumber, InvalidOid, InvalidOid, F_INT4LT,
-                               Int32GetDatum(than));
+                               Int32GetDatum(below));
     else
         ScanKeyEntryInitialize(&out[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid, F_INT4LE,
                                Int32GetDatum(PG_INT32_MAX));
+    if (has_level)
+        ScanKeyEntryInitialize(&out[2], 0, 2, BTGreaterStrategyNumber, InvalidOid, InvalidOid, F_INT4GT,
+                               Int32GetDatum(level));
+    else
+        ScanKeyEntryInitialize(&out[2], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid, InvalidOid, F_INT4GE,
+                               Int32GetDatum(PG_INT32_MIN));
+}
+
+static void level_keys(ScanKeyData *out, Relation index, Datum queue, int32 level, TimestampTz from)
+{
+    ScanKeyEntryInitialize(&out[0], 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
+                           queue);
+    ScanKeyEntryInitialize(&out[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid, F_INT4EQ,
+                           Int32GetDatum(level));
+    ScanKeyEntryInitialize(&out[2], 0, 3, BTGreaterEqualStrategyNumber, InvalidOid, InvalidOid, F_TIMESTAMPTZ_GE,
+                           TimestampTzGetDatum(from));
 }
 
 JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
@@ -361,14 +387,14 @@ JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
     s.scan_ = pg::call([&] {
         if (scan_slot_[ready_index] == nullptr)
             scan_slot_[ready_index] = table_slot_create(rel_, &estate_->es_tupleTable);
-        ScanKeyData keys[2];
-        ready_keys(keys, idx, queue, false, 0);
-        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 2);
+        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 3);
         scan->xs_want_itup = true;
-        index_rescan(scan, keys, 2, nullptr, 0);
+        // The epoch is read after the snapshot was taken (floors.hpp).
+        s.floors_ = floors::find(RelationGetRelid(rel_), queue);
         return scan;
     });
     s.slot_ = scan_slot_[ready_index];
+    pg::call([&] { s.start_probe(); });
     open_scans_++;
     return s;
 }
@@ -624,16 +650,22 @@ bool JobTable::Scan::next_due()
     return pg::call([this] {
         for (;;) {
             if (!scan_->xs_heap_continue) {
-                if (index_getnext_tid(scan_, ForwardScanDirection) == nullptr)
-                    return false;
+                if (index_getnext_tid(scan_, ForwardScanDirection) == nullptr) {
+                    if (!next_segment())
+                        return false;
+                    CHECK_FOR_INTERRUPTS();
+                    continue;
+                }
                 bool isnull;
+                int32 priority = DatumGetInt32(index_getattr(scan_->xs_itup, 2, scan_->xs_itupdesc, &isnull));
                 TimestampTz run_at =
                     DatumGetTimestampTz(index_getattr(scan_->xs_itup, 3, scan_->xs_itupdesc, &isnull));
+                note(priority, run_at);
                 if (run_at > now_) {
-                    int32 priority = DatumGetInt32(index_getattr(scan_->xs_itup, 2, scan_->xs_itupdesc, &isnull));
-                    ScanKeyData keys[2];
-                    ready_keys(keys, scan_->indexRelation, queue_, true, priority);
-                    index_rescan(scan_, keys, 2, nullptr, 0);
+                    finish_priority();
+                    has_below_ = true;
+                    below_ = priority;
+                    start_probe();
                     CHECK_FOR_INTERRUPTS();
                     continue;
                 }
@@ -646,8 +678,72 @@ bool JobTable::Scan::next_due()
     });
 }
 
+// The priorities below below_ above the highest one with a floor.
+void JobTable::Scan::start_probe()
+{
+    in_level_ = false;
+    has_level_ = floors::highest_below(floors_, has_below_, below_, &level_, &from_);
+    ScanKeyData keys[3];
+    probe_keys(keys, scan_->indexRelation, queue_, has_below_, below_, has_level_, level_);
+    index_rescan(scan_, keys, 3, nullptr, 0);
+}
+
+// level_ from its floor.
+void JobTable::Scan::start_level()
+{
+    in_level_ = true;
+    level_seen_ = false;
+    ScanKeyData keys[3];
+    level_keys(keys, scan_->indexRelation, queue_, level_, from_);
+    index_rescan(scan_, keys, 3, nullptr, 0);
+}
+
+// The segment read to its end: the next one, or false when none is left.
+bool JobTable::Scan::next_segment()
+{
+    finish_priority();
+    if (!in_level_) {
+        if (!has_level_)
+            return false;
+        start_level();
+        return true;
+    }
+    // Nothing the claim could take is left of level_: new entries come at
+    // the floor's cap or later (or move the epoch).
+    if (!level_seen_)
+        floors::set(floors_, level_, now_ - floors::margin);
+    has_below_ = true;
+    below_ = level_;
+    start_probe();
+    return true;
+}
+
+// The first entry read of a priority: where its floor is now (the index
+// skips the entries it knows are dead).
+void JobTable::Scan::note(int32 priority, TimestampTz run_at)
+{
+    if (in_level_)
+        level_seen_ = true;
+    if (seen_ && seen_priority_ == priority)
+        return;
+    finish_priority();
+    seen_ = true;
+    seen_priority_ = priority;
+    seen_from_ = run_at;
+}
+
+void JobTable::Scan::finish_priority()
+{
+    if (!seen_)
+        return;
+    TimestampTz cap = now_ - floors::margin;
+    floors::set(floors_, seen_priority_, seen_from_ < cap ? seen_from_ : cap);
+    seen_ = false;
+}
+
 void JobTable::Scan::end()
 {
+    finish_priority();
     pg::call([this] {
         Snapshot snapshot = scan_->xs_snapshot;
         index_endscan(scan_);

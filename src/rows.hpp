@@ -12,6 +12,7 @@
 // transaction's abort releases the relation, buffers and snapshot.
 #pragma once
 
+#include "floors.hpp"
 #include "pg_boundary.hpp"
 
 #include <initializer_list>
@@ -181,18 +182,39 @@ public:
     private:
         friend class JobTable;
         bool next_due();
+        // ready()'s segments: the priorities below below_ (all at first)
+        // that have no floor, down to the highest one that has (a probe),
+        // then that one from its floor (in_level_), then on below it.
+        void start_probe();
+        void start_level();
+        bool next_segment();
+        void note(int32 priority, TimestampTz run_at);
+        void finish_priority();
         JobTable *table_ = nullptr;
         IndexScanDesc scan_ = nullptr;
         TupleTableSlot *slot_ = nullptr;
         bool skips_future_ = false;  // ready(): see there
         Datum queue_ = 0;
         TimestampTz now_ = 0;
+        floors::Queue *floors_ = nullptr;
+        bool has_below_ = false;
+        int32 below_ = 0;
+        bool in_level_ = false;
+        bool has_level_ = false;  // the floor the probe ends at (level_, from_)
+        int32 level_ = 0;
+        TimestampTz from_ = 0;
+        bool level_seen_ = false;  // an entry of level_ was read
+        bool seen_ = false;        // the first entry of the priority being read
+        int32 seen_priority_ = 0;
+        TimestampTz seen_from_ = 0;
     };
     // Ready jobs of a queue due at `now`, in claim order. The scan reads each
     // index entry before the row it points to: an entry not due yet ends its
     // priority (the rest of it is later still), and the scan goes on with the
     // next lower priority by a new descent, so jobs scheduled for later are
-    // never walked, whatever their number or priority.
+    // never walked, whatever their number or priority. Each priority is read
+    // from its floor (src/floors.hpp): the entries dead claims left below it
+    // are not walked either.
     Scan ready(Datum queue, TimestampTz now);
     Scan expiring(Datum queue, TimestampTz now);
     // Ready jobs of a queue parked until a time that has come (parks()).
