@@ -108,6 +108,7 @@ int64 insert_or_find(const Job &job, bool replace, bool *due_now)
             .add(job.payload);
         if (spi::exec(job.has_unique ? insert_unique : insert_plain, row) == 1) {
             id = new_id;
+            pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
             break;
         }
         rows::require_queue(job.queue);
@@ -126,6 +127,7 @@ int64 insert_or_find(const Job &job, bool replace, bool *due_now)
             .add(Int32GetDatum(job.priority)).add_maybe(!job.has_concurrency, job.concurrency_key);
         if (spi::exec(replace_ready[rows::parking_installed()], repl) == 1) {
             id = existing;
+            pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
             break;
         }
         // It was claimed, finished or cancelled meanwhile: look again.

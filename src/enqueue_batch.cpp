@@ -198,6 +198,21 @@ Datum key_array(const std::vector<BatchRow *> &rows)
     return spi::array(TEXTOID, v, std::vector<bool>(v.size(), false));
 }
 
+// Moves the floors' epoch if one of `rows` just written (inserted or
+// replaced, a ready job) came with a run_at long past (floors.hpp).
+void moved_if_backdated(const std::vector<BatchRow *> &rows)
+{
+    bool any = false;
+    TimestampTz earliest = 0;
+    for (const BatchRow *r : rows)
+        if (!any || r->run_at < earliest) {
+            earliest = r->run_at;
+            any = true;
+        }
+    if (any)
+        pg::call([&] { floors::moved_if_backdated(earliest, GetCurrentTimestamp()); });
+}
+
 // Inserts the rows below SQL (rows::JobTable), in order: a keyed row
 // unless an unfinished job holds its key (ON CONFLICT DO NOTHING's
 // speculative insertion). Nothing, when the table has columns baton does
@@ -211,8 +226,7 @@ void insert_below_sql(Datum queue, int32 max_attempts, TimestampTz now, const st
         table.close();
         return;
     }
-    bool inserted = false;
-    TimestampTz earliest = 0;  // of the rows inserted
+    std::vector<BatchRow *> inserted;
     for (BatchRow *r : rows) {
         check_interrupts();
         int64 id = ids.next();
@@ -230,12 +244,10 @@ void insert_below_sql(Datum queue, int32 max_attempts, TimestampTz now, const st
         if (added == rows::Added::added) {
             r->id = id;
             r->inserted = r->resolved = true;
-            earliest = inserted && earliest < r->run_at ? earliest : r->run_at;
-            inserted = true;
+            inserted.push_back(r);
         }
     }
-    if (inserted)
-        pg::call([&] { floors::moved_if_backdated(earliest, GetCurrentTimestamp()); });
+    moved_if_backdated(inserted);
     table.close();
 }
 
@@ -282,6 +294,7 @@ void insert_pending(Datum queue, Datum max_attempts, TimestampTz now, const std:
         r->id = DatumGetInt64(spi::value(k, 0));
         r->inserted = r->resolved = true;
     }
+    moved_if_backdated(pending);
 }
 
 // Maps key -> row for the rows still unresolved.
@@ -358,6 +371,7 @@ void replace_ready_holders(Datum queue, const std::vector<BatchRow *> &conflicts
         r->resolved = true;
         *due_now = *due_now || r->run_at <= now;
     }
+    moved_if_backdated(hit);
 }
 
 // Conflicts left: report the unfinished holder's id; lock nothing.

@@ -2,6 +2,7 @@
 // after a back-off, or dead at its last attempt.
 #include "args.hpp"
 #include "clock.hpp"
+#include "floors.hpp"
 #include "notify.hpp"
 #include "semaphore.hpp"
 #include "spi.hpp"
@@ -32,7 +33,7 @@ spi::Statement fail_owned{
     "  FROM baton._queues q"
     " WHERE j.id = $1 AND j.lease_token = $2 AND j.state = 'running'"
     "   AND j.lease_expires_at > $4 AND q.queue = j.queue"
-    " RETURNING j.state, j.queue, j.run_at <= $4, j.concurrency_key",
+    " RETURNING j.state, j.queue, j.run_at <= $4, j.concurrency_key, j.run_at",
     5, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INTERVALOID}, nullptr};
 
 } // namespace
@@ -62,6 +63,10 @@ BATON_FUNCTION(baton_fail)
     Datum queue = spi::value(0, 1);
     bool keyless;
     Datum key = spi::value(0, 3, &keyless);
+    if (strcmp(state, "ready") == 0) {
+        TimestampTz run_at = DatumGetTimestampTz(spi::value(0, 4));
+        pg::call([&] { floors::moved_if_backdated(run_at, GetCurrentTimestamp()); });
+    }
     if (due_now)
         notify::due(queue);
     if (!keyless)  // the last use of the result above: wake runs a statement

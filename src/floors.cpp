@@ -108,13 +108,19 @@ void set(Queue *q, int32 priority, TimestampTz from)
         q->level[q->levels++] = {priority, from};
 }
 
-void moved_if_backdated(TimestampTz run_at, TimestampTz now)
+bool own_statement = false;
+
+void moved()
 {
-    if (run_at >= now - margin)
-        return;
     Oid seq = epoch_sequence();
     if (OidIsValid(seq))
         (void) nextval_internal(seq, false);
+}
+
+void moved_if_backdated(TimestampTz run_at, TimestampTz now)
+{
+    if (run_at < now - margin)
+        moved();
 }
 
 } // namespace baton::floors
@@ -122,17 +128,14 @@ void moved_if_backdated(TimestampTz run_at, TimestampTz now)
 using namespace baton;
 
 // baton._ready_epoch_moves(): the statement trigger of baton._jobs (AFTER
-// INSERT OR UPDATE): every SQL statement that writes the table moves the
-// epoch, before its transaction commits.
+// INSERT OR UPDATE): every SQL statement that writes the table, but
+// baton's own, moves the epoch before its transaction commits.
 BATON_FUNCTION(baton_ready_epoch_moves)
 {
     bool trigger = pg::call([&] { return CALLED_AS_TRIGGER(fcinfo); });
     if (!trigger)
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "baton: _ready_epoch_moves() must be a trigger");
-    pg::call([] {
-        Oid seq = floors::epoch_sequence();
-        if (OidIsValid(seq))
-            (void) nextval_internal(seq, false);
-    });
+    if (!floors::own_statement)
+        pg::call([] { floors::moved(); });
     return PointerGetDatum(nullptr);
 }

@@ -56,6 +56,16 @@ bool highest_below(const Queue *q, bool has_below, int32 below, int32 *priority,
 // The priority's entries a claim could take are at run_at `from` or later.
 void set(Queue *q, int32 priority, TimestampTz from);
 
+// Whether the statement running is one of baton's own (spi::exec): the
+// statement trigger leaves the epoch to its caller, which moves it itself
+// when it wrote a ready entry below a floor (heartbeats and renewals, which
+// write none, then move nothing).
+extern bool own_statement;
+
+// Moves the epoch (an unparked job keeps its old run_at). Call inside
+// pg::call.
+void moved();
+
 // Moves the epoch, if a ready entry just written (before the commit) has
 // a run_at more than `margin` before `now`, read after the write. Call
 // inside pg::call.

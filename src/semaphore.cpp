@@ -1,6 +1,7 @@
 // acquire, extend, release: explicit holders of semaphore slots, sharing
 // the slots with running jobs (see claim.cpp for the job side).
 #include "semaphore.hpp"
+#include "floors.hpp"
 #include "args.hpp"
 #include "clock.hpp"
 #include "rows.hpp"
@@ -114,7 +115,9 @@ void wake(Datum key_text, int64 n)
     }
     // In the newest snapshot, not a REPEATABLE READ transaction's own: a
     // park committed after that snapshot must be seen.
-    spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)), spi::In::latest_snapshot);
+    // An unparked job is ready again at its old run_at: below floors.
+    if (spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)), spi::In::latest_snapshot) > 0)
+        pg::call([] { floors::moved(); });
 }
 
 } // namespace baton::semaphore

@@ -1,4 +1,5 @@
 #include "spi.hpp"
+#include "floors.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -65,10 +66,21 @@ uint64 exec(Statement &stmt, const Args &args, In snapshot)
     int rc = pg::call([&] {
         Datum *values = const_cast<Datum *>(args.values);
         int pinned = pin_search_path();
-        int r = snapshot == In::latest_snapshot
+        bool was_own = floors::own_statement;
+        int r = 0;
+        floors::own_statement = true;  // its caller moves the epoch (floors.hpp)
+        PG_TRY();
+        {
+            r = snapshot == In::latest_snapshot
                     ? SPI_execute_snapshot(stmt.plan, values, args.nulls, GetLatestSnapshot(), InvalidSnapshot,
                                            false, true, 0)
                     : SPI_execute_plan(stmt.plan, values, args.nulls, false, 0);
+        }
+        PG_FINALLY();
+        {
+            floors::own_statement = was_own;
+        }
+        PG_END_TRY();
         unpin_search_path(pinned);
         return r;
     });
