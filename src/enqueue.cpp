@@ -81,7 +81,7 @@ bool insert_below_sql(const Job &job, const rows::Queue &q, int64 *id)
     else
         table.add_ready(row);
     if (added == rows::Added::added)
-        pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
+        floors::moved_if_backdated(job.run_at);
     table.close();
     if (added == rows::Added::held_unseen)
         rows::serialization_failure();
@@ -108,7 +108,7 @@ int64 insert_or_find(const Job &job, bool replace, bool *due_now)
             .add(job.payload);
         if (spi::exec(job.has_unique ? insert_unique : insert_plain, row) == 1) {
             id = new_id;
-            pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
+            floors::moved_if_backdated(job.run_at);
             break;
         }
         rows::require_queue(job.queue);
@@ -127,7 +127,7 @@ int64 insert_or_find(const Job &job, bool replace, bool *due_now)
             .add(Int32GetDatum(job.priority)).add_maybe(!job.has_concurrency, job.concurrency_key);
         if (spi::exec(replace_ready[rows::parking_installed()], repl) == 1) {
             id = existing;
-            pg::call([&] { floors::moved_if_backdated(job.run_at, GetCurrentTimestamp()); });
+            floors::moved_if_backdated(job.run_at);
             break;
         }
         // It was claimed, finished or cancelled meanwhile: look again.

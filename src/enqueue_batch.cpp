@@ -210,7 +210,7 @@ void moved_if_backdated(const std::vector<BatchRow *> &rows)
             any = true;
         }
     if (any)
-        pg::call([&] { floors::moved_if_backdated(earliest, GetCurrentTimestamp()); });
+        floors::moved_if_backdated(earliest);
 }
 
 // Inserts the rows below SQL (rows::JobTable), in order: a keyed row

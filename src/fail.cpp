@@ -65,7 +65,7 @@ BATON_FUNCTION(baton_fail)
     Datum key = spi::value(0, 3, &keyless);
     if (strcmp(state, "ready") == 0) {
         TimestampTz run_at = DatumGetTimestampTz(spi::value(0, 4));
-        pg::call([&] { floors::moved_if_backdated(run_at, GetCurrentTimestamp()); });
+        floors::moved_if_backdated(run_at);
     }
     if (due_now)
         notify::due(queue);

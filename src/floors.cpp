@@ -1,4 +1,5 @@
 #include "floors.hpp"
+#include "clock.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -27,13 +28,16 @@ struct Queue {
     Level level[8];
 };
 
+namespace {
+
+// baton._ready_epoch, or InvalidOid before the 0.2.0 upgrade script ran.
 Oid epoch_sequence()
 {
-    Oid nsp = get_namespace_oid("baton", true);
-    return OidIsValid(nsp) ? get_relname_relid("_ready_epoch", nsp) : InvalidOid;
+    return pg::call([] {
+        Oid nsp = get_namespace_oid("baton", true);
+        return OidIsValid(nsp) ? get_relname_relid("_ready_epoch", nsp) : InvalidOid;
+    });
 }
-
-namespace {
 
 Queue queues[16];
 int next_slot = 0;
@@ -41,12 +45,14 @@ int next_slot = 0;
 // The sequence's last value (0 before its first nextval).
 int64 read_epoch(Oid seq)
 {
-    LOCAL_FCINFO(fcinfo, 1);
-    InitFunctionCallInfoData(*fcinfo, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fcinfo->args[0].value = ObjectIdGetDatum(seq);
-    fcinfo->args[0].isnull = false;
-    Datum value = pg_sequence_last_value(fcinfo);
-    return fcinfo->isnull ? 0 : DatumGetInt64(value);
+    return pg::call([seq] {
+        LOCAL_FCINFO(fcinfo, 1);
+        InitFunctionCallInfoData(*fcinfo, nullptr, 1, InvalidOid, nullptr, nullptr);
+        fcinfo->args[0].value = ObjectIdGetDatum(seq);
+        fcinfo->args[0].isnull = false;
+        Datum value = pg_sequence_last_value(fcinfo);
+        return fcinfo->isnull ? int64{0} : DatumGetInt64(value);
+    });
 }
 
 } // namespace
@@ -56,7 +62,7 @@ Queue *find(Oid jobs, Datum queue)
     Oid seq = epoch_sequence();
     if (!OidIsValid(seq))
         return nullptr;
-    text *t = DatumGetTextPP(queue);
+    text *t = pg::call([queue] { return DatumGetTextPP(queue); });
     const char *name = VARDATA_ANY(t);
     size_t len = VARSIZE_ANY_EXHDR(t);
     if (len == 0 || len >= sizeof queues[0].name)
@@ -114,12 +120,12 @@ void moved()
 {
     Oid seq = epoch_sequence();
     if (OidIsValid(seq))
-        (void) nextval_internal(seq, false);
+        pg::call([seq] { (void) nextval_internal(seq, false); });
 }
 
-void moved_if_backdated(TimestampTz run_at, TimestampTz now)
+void moved_if_backdated(TimestampTz run_at)
 {
-    if (run_at < now - margin)
+    if (run_at < read_clock() - margin)
         moved();
 }
 
@@ -136,6 +142,6 @@ BATON_FUNCTION(baton_ready_epoch_moves)
     if (!trigger)
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "baton: _ready_epoch_moves() must be a trigger");
     if (!floors::own_statement)
-        pg::call([] { floors::moved(); });
+        floors::moved();
     return PointerGetDatum(nullptr);
 }

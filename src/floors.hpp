@@ -38,15 +38,12 @@ constexpr TimestampTz margin = 100 * 1000;
 // One queue's floors (floors.cpp).
 struct Queue;
 
-// baton._ready_epoch, or InvalidOid before the 0.2.0 upgrade script ran.
-// Call inside pg::call.
-Oid epoch_sequence();
 
 // The floors of `queue` in the table `jobs`, emptied if the epoch moved
 // since they were found: read after the snapshot of the scan that uses
 // them was taken. nullptr (read every priority from its start) when there
 // is no epoch sequence (a 0.1.0 install awaiting its upgrade script) or
-// the queue's name is too long to keep. Call inside pg::call.
+// the queue's name is too long to keep.
 Queue *find(Oid jobs, Datum queue);
 
 // The highest priority below `below` (any priority, when !has_below) that
@@ -62,13 +59,11 @@ void set(Queue *q, int32 priority, TimestampTz from);
 // write none, then move nothing).
 extern bool own_statement;
 
-// Moves the epoch (an unparked job keeps its old run_at). Call inside
-// pg::call.
+// Moves the epoch (an unparked job keeps its old run_at).
 void moved();
 
-// Moves the epoch, if a ready entry just written (before the commit) has
-// a run_at more than `margin` before `now`, read after the write. Call
-// inside pg::call.
-void moved_if_backdated(TimestampTz run_at, TimestampTz now);
+// Moves the epoch if a ready entry just written (before the commit) has a
+// run_at more than `margin` before now (read after the write).
+void moved_if_backdated(TimestampTz run_at);
 
 } // namespace baton::floors

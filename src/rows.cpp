@@ -389,10 +389,10 @@ JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
             scan_slot_[ready_index] = table_slot_create(rel_, &estate_->es_tupleTable);
         IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 3);
         scan->xs_want_itup = true;
-        // The epoch is read after the snapshot was taken (floors.hpp).
-        s.floors_ = floors::find(RelationGetRelid(rel_), queue);
         return scan;
     });
+    // The epoch is read after the snapshot was taken (floors.hpp).
+    s.floors_ = floors::find(RelationGetRelid(rel_), queue);
     s.slot_ = scan_slot_[ready_index];
     pg::call([&] { s.start_probe(); });
     open_scans_++;

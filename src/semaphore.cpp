@@ -117,7 +117,7 @@ void wake(Datum key_text, int64 n)
     // park committed after that snapshot must be seen.
     // An unparked job is ready again at its old run_at: below floors.
     if (spi::exec(wake_parked, spi::Args().add(key_text).add(Int64GetDatum(n)), spi::In::latest_snapshot) > 0)
-        pg::call([] { floors::moved(); });
+        floors::moved();
 }
 
 } // namespace baton::semaphore
