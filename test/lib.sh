@@ -82,7 +82,10 @@ max_connections = 200
 max_prepared_transactions = 10
 log_min_messages = warning
 CONF
-  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start >/dev/null || {
+  # A crashed backend leaves a core in the data directory (when the
+  # kernel's core_pattern is a plain name): run.sh prints its backtrace.
+  (ulimit -c unlimited 2>/dev/null
+   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start >/dev/null) || {
     cat "$CLUSTER_LOG" >&2; return 1; }
   export PGHOST=$CLUSTER_DIR PGPORT PGUSER=postgres CLUSTER_DIR CLUSTER_LOG
   echo "== cluster on 127.0.0.1:$PGPORT ($CLUSTER_DIR)"
@@ -98,5 +101,19 @@ cluster_remove() {
 }
 
 cluster_restart() {
-  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -m fast -w restart >/dev/null
+  (ulimit -c unlimited 2>/dev/null
+   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -m fast -w restart >/dev/null)
+}
+
+# The backtrace of each core a crashed backend left in the cluster's data
+# directory (gdb is installed for it, as root, only when there is one).
+print_backtraces() {
+  local core
+  for core in "$CLUSTER_DIR"/data/core*; do
+    [ -f "$core" ] || continue
+    command -v gdb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q gdb >/dev/null 2>&1; }
+    command -v gdb >/dev/null || { echo "(a core is in $core; no gdb to read it)"; return 0; }
+    echo "-- backtrace of $core"
+    gdb -batch -ex bt "$PG_BIN/postgres" "$core" 2>/dev/null | grep -E '^#' | head -40
+  done
 }

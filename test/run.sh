@@ -122,6 +122,7 @@ echo "== server log"
 if grep -E 'TRAP:|terminated by signal|Failed process was running|PANIC' "$CLUSTER_LOG"; then
   failed=$((failed + 1))
   failures+=("server log: a backend crashed (see $CLUSTER_LOG)")
+  print_backtraces
 else
   echo "no backend crashed"
   passed=$((passed + 1))
