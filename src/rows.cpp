@@ -347,11 +347,16 @@ JobTable::Scan JobTable::queue_scan(int which, AttrNumber time_col, Datum queue,
 // with a floor (>= INT_MIN when none); or one priority from its floor,
 // queue =, priority = and run_at >=. A probe over priorities with no entry
 // reads one page: the page's high key ends it.
+// queue = on an index whose first column is a queue name.
+static void queue_key(ScanKeyData *out, Relation index, Datum queue)
+{
+    ScanKeyEntryInitialize(out, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ, queue);
+}
+
 static void probe_keys(ScanKeyData *out, Relation index, Datum queue, bool has_below, int32 below, bool has_level,
                        int32 level)
 {
-    ScanKeyEntryInitialize(&out[0], 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
-                           queue);
+    queue_key(&out[0], index, queue);
     if (has_below)
         ScanKeyEntryInitialize(&out[1], 0, 2, BTLessStrategyNumber, InvalidOid, InvalidOid, F_INT4LT,
                                Int32GetDatum(below));
@@ -368,8 +373,7 @@ static void probe_keys(ScanKeyData *out, Relation index, Datum queue, bool has_b
 
 static void level_keys(ScanKeyData *out, Relation index, Datum queue, int32 level, TimestampTz from)
 {
-    ScanKeyEntryInitialize(&out[0], 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
-                           queue);
+    queue_key(&out[0], index, queue);
     ScanKeyEntryInitialize(&out[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid, F_INT4EQ,
                            Int32GetDatum(level));
     ScanKeyEntryInitialize(&out[2], 0, 3, BTGreaterEqualStrategyNumber, InvalidOid, InvalidOid, F_TIMESTAMPTZ_GE,
@@ -528,8 +532,7 @@ bool find_queue(Datum queue, Queue *out)
         check_key(idx, {queue_col});
         found = pg::call([&] {
             ScanKeyData k;
-            ScanKeyEntryInitialize(&k, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0], F_TEXTEQ,
-                                   queue);
+            queue_key(&k, idx, queue);
             IndexScanDesc scan = compat::index_begin(rel, idx, snapshot, 1);
             index_rescan(scan, &k, 1, nullptr, 0);
             bool got = index_getnext_slot(scan, ForwardScanDirection, slot);
