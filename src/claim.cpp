@@ -19,6 +19,7 @@
 #include "retention.hpp"
 #include "semaphore.hpp"
 #include "spi.hpp"
+#include "vacuum.hpp"
 
 #include <algorithm>
 #include <map>
@@ -397,6 +398,13 @@ Claimed run(rows::JobTable &table, ResultRows &result, const Args &a)
     return c;
 }
 
+void upkeep(const Args &a, const Claimed &c)
+{
+    TimestampTz now = read_clock();
+    retention::prune(a.queue, c.queue, now);
+    vacuum::maybe_start(now);
+}
+
 } // namespace baton::claim
 
 using namespace baton;
@@ -409,7 +417,7 @@ BATON_FUNCTION(baton_claim)
     rows::JobTable table("baton.claim()");
     claim::Claimed c = claim::run(table, result, a);
     table.close();
-    retention::prune(a.queue, c.queue, read_clock());
+    claim::upkeep(a, c);
     spi::finish();
     return (Datum) 0;
 }

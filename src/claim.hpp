@@ -33,4 +33,8 @@ Claimed into(rows::JobTable &table, ResultRows &result, const Args &a);
 // more; one that gets jobs unregisters it.
 Claimed run(rows::JobTable &table, ResultRows &result, const Args &a);
 
+// The table's upkeep after a claim, its JobTable closed: the queue's
+// expired finished jobs (retention.hpp), the vacuum worker (vacuum.hpp).
+void upkeep(const Args &a, const Claimed &c);
+
 } // namespace baton::claim

@@ -12,6 +12,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
+#include "pgstat.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -159,6 +160,17 @@ inline LocalTransactionId local_xid()
     return MyProc->vxid.lxid;
 #else
     return MyProc->lxid;
+#endif
+}
+
+// The dead row versions the statistics count for a table. 16: the fields
+// of PgStat_StatTabEntry lost their n_ prefix.
+inline PgStat_Counter dead_tuples(const PgStat_StatTabEntry *stats)
+{
+#if PG_VERSION_NUM >= 160000
+    return stats->dead_tuples;
+#else
+    return stats->n_dead_tuples;
 #endif
 }
 

@@ -8,7 +8,6 @@
 #include "complete.hpp"
 #include "complete_batch.hpp"
 #include "result.hpp"
-#include "retention.hpp"
 #include "spi.hpp"
 
 using namespace baton;
@@ -48,7 +47,7 @@ BATON_FUNCTION(baton_complete_and_claim)
     table.refresh_snapshot();
     claim::Claimed c = claim::run(table, result, a);
     table.close();
-    retention::prune(a.queue, c.queue, read_clock());
+    claim::upkeep(a, c);
     spi::finish();
     return (Datum) 0;
 }

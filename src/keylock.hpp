@@ -20,6 +20,7 @@ enum class Space : uint16 {
     retention = 16985,    // one backend at a time deletes a queue's expired finished jobs
     waiter = 16986,       // sessions idle on a queue hold it shared (session level)
     gate = 16987,         // notifying commits share it; a session registering idle waits for them
+    vacuum_worker = 16988,  // a database's vacuum worker holds it (session level) while it runs
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.

@@ -184,7 +184,6 @@ void define_settings()
                              "Off: the calls of the transaction (or session) notify nobody; workers find "
                              "their jobs by polling.",
                              &enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    MarkGUCPrefixReserved("baton");
     RegisterXactCallback(at_xact_event, nullptr);
 }
 

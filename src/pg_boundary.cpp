@@ -8,10 +8,12 @@
 #include <new>
 
 #include "notify.hpp"
+#include "vacuum.hpp"
 
 extern "C" {
 #include "mb/pg_wchar.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
 PG_MODULE_MAGIC;
 
 // Called by Postgres when the library is loaded. It raises through
@@ -20,6 +22,8 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void)
 {
     baton::notify::define_settings();
+    baton::vacuum::define_settings();
+    MarkGUCPrefixReserved("baton");
 }
 }
 

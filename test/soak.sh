@@ -45,8 +45,13 @@ DRAIN_BACKLOG=10000  # the after-soak drain: make bench's, W=16, n=1, complete p
 DRAIN_W=16
 DRAIN_N=1
 
+# baton's vacuum worker (src/vacuum.hpp), an optional extra, is on for the
+# soak's database: it vacuums baton._jobs only, the baseline's table gets
+# autovacuum alone. A baton without the setting ignores it.
+VACUUM_WORKER="ALTER DATABASE soak SET baton.vacuum_worker = on"
+
 setup_db() {
-  sql -d postgres -c "CREATE DATABASE soak" &&
+  sql -d postgres -c "CREATE DATABASE soak" -c "$VACUUM_WORKER" &&
     sql -c "CREATE EXTENSION baton" \
         -c "SELECT baton.create_queue('bench')" \
         -c "SELECT baton.create_queue('warmup')" \
@@ -67,6 +72,7 @@ warm_wal() {
 settings() {
   echo "- command: \`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), baton at $(measured_commit)), $JOBS_SHOWN jobs per system, baton first"
   machine_lines
+  echo "- baton's vacuum worker: \`$VACUUM_WORKER\` (baton.vacuum_threshold $(sql -c "LOAD 'baton'" -c "SHOW baton.vacuum_threshold" 2>/dev/null || echo '—')); the baseline's table has autovacuum only"
 }
 
 # loadgen PREFIX ARGS...: one loadgen run; its lines go to $DATA (each kind

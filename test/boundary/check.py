@@ -59,6 +59,8 @@ CANNOT_RAISE = {
 # C-shaped too: _PG_init's define_settings, run_entry's raise.
 C_SHAPED = {
     '_PG_init': 'called by Postgres when it loads the library',
+    'baton_vacuum_worker_main': 'vacuum.cpp\'s background worker, called by Postgres by name in a '
+                                'process of its own; an ERROR there ends the process',
     'baton::run_entry': 'called only by the extern "C" wrappers BATON_FUNCTION generates; '
                         'raises the final ERROR after its try/catch, ReThrowError or ereport',
 }

@@ -1,0 +1,169 @@
+#include "vacuum.hpp"
+#include "compat.hpp"
+#include "keylock.hpp"
+
+#include <cstdio>
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/vacuum.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void baton_vacuum_worker_main(Datum database);
+}
+
+namespace baton::vacuum {
+
+static bool enabled = false;
+static int threshold = 10000;
+
+constexpr TimestampTz look_every_us = 1000 * 1000;  // launchers and the worker alike
+constexpr int idle_checks = 3;                      // then the worker exits
+
+void define_settings()
+{
+    DefineCustomBoolVariable("baton.vacuum_worker",
+                             "Starts a background worker that vacuums baton._jobs whenever it holds "
+                             "baton.vacuum_threshold dead row versions.",
+                             "Set it for a database (ALTER DATABASE ... SET) or the server: the worker "
+                             "reads the database's settings, not a session's.",
+                             &enabled, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("baton.vacuum_threshold",
+                            "Dead row versions in baton._jobs that make the vacuum worker vacuum it.",
+                            nullptr, &threshold, 10000, 100, INT_MAX, PGC_SUSET, 0, nullptr, nullptr,
+                            nullptr);
+}
+
+// The worker of this database holds it, at session level, while it lives.
+static LOCKTAG worker_tag()
+{
+    return keylock::tag(keylock::Space::vacuum_worker, "", 0);
+}
+
+static Oid jobs_table()
+{
+    Oid schema = get_namespace_oid("baton", true);
+    return OidIsValid(schema) ? get_relname_relid("_jobs", schema) : InvalidOid;
+}
+
+// As counted by the statistics the backends report (about once a second).
+static bool needs_vacuum(Oid table)
+{
+    PgStat_StatTabEntry *stats = OidIsValid(table) ? pgstat_fetch_stat_tabentry(table) : nullptr;
+    return stats && compat::dead_tuples(stats) >= threshold;
+}
+
+static bool worker_runs()
+{
+    LOCKTAG tag = worker_tag();
+    if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+        return true;
+    LockRelease(&tag, ExclusiveLock, false);
+    return false;
+}
+
+// Registering asks the postmaster for the worker; when every worker slot
+// is taken (max_worker_processes), a later claim asks again.
+static void start_if_needed()
+{
+    if (!needs_vacuum(jobs_table()) || worker_runs())
+        return;
+    BackgroundWorker w = {};
+    snprintf(w.bgw_name, sizeof w.bgw_name, "baton vacuum worker");
+    snprintf(w.bgw_type, sizeof w.bgw_type, "baton vacuum worker");
+    snprintf(w.bgw_library_name, sizeof w.bgw_library_name, "baton");
+    snprintf(w.bgw_function_name, sizeof w.bgw_function_name, "baton_vacuum_worker_main");
+    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    w.bgw_restart_time = BGW_NEVER_RESTART;
+    w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+    (void) RegisterDynamicBackgroundWorker(&w, nullptr);
+}
+
+static TimestampTz next_look = 0;
+
+void maybe_start(TimestampTz now)
+{
+    if (!enabled || now < next_look)
+        return;
+    next_look = now + look_every_us;
+    pg::call([] { start_if_needed(); });
+}
+
+// VACUUM (SKIP_LOCKED, TRUNCATE false) baton._jobs, as its own transactions:
+// ExecVacuum commits the caller's and starts a new one when it is done. No
+// truncation: it would hold the table's exclusive lock while claims wait.
+static void vacuum_jobs()
+{
+    VacuumStmt *stmt = makeNode(VacuumStmt);
+    stmt->options = list_make2(makeDefElem(pstrdup("skip_locked"), nullptr, -1),
+                               makeDefElem(pstrdup("truncate"), (Node *) makeString(pstrdup("false")), -1));
+    stmt->rels = list_make1(makeVacuumRelation(makeRangeVar(pstrdup("baton"), pstrdup("_jobs"), -1),
+                                               InvalidOid, NIL));
+    stmt->is_vacuumcmd = true;
+    pgstat_report_activity(STATE_RUNNING, "VACUUM (SKIP_LOCKED, TRUNCATE false) baton._jobs");
+    ExecVacuum(make_parsestate(nullptr), stmt, true);
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+// One look: vacuums when the table needs it; says whether it did.
+static bool look_once()
+{
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    bool due = enabled && needs_vacuum(jobs_table());
+    if (due)
+        vacuum_jobs();
+    CommitTransactionCommand();
+    return due;
+}
+
+static bool hold_worker_lock()
+{
+    StartTransactionCommand();
+    LOCKTAG tag = worker_tag();
+    bool alone = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+    CommitTransactionCommand();
+    return alone;
+}
+
+} // namespace baton::vacuum
+
+// The worker's body, called by Postgres in a process of its own: Postgres
+// calls only, no C++ object (an ERROR ends the process, which the next
+// claim that finds the table in need starts again).
+void baton_vacuum_worker_main(Datum database)
+{
+    using namespace baton::vacuum;
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid, 0);
+    if (!hold_worker_lock())
+        proc_exit(0);
+    int idle = 0;
+    while (idle < idle_checks) {
+        idle = look_once() ? 0 : idle + 1;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, look_every_us / 1000,
+                         PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+    }
+    proc_exit(0);
+}

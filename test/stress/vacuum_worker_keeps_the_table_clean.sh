@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The vacuum worker (src/vacuum.hpp): in a database whose settings turn
+# baton.vacuum_worker on, claims start one background worker, never two,
+# that vacuums baton._jobs once it holds baton.vacuum_threshold dead row
+# versions; in a database that leaves it off nothing vacuums. When the work
+# stops the worker exits, and the database can be dropped.
+# autovacuum is off for both tables: only the worker can vacuum them.
+# Runs inside test/run.sh (PGHOST, PGPORT exported).
+set -u
+cd "$(dirname "$0")/../.."
+. test/stress/lib/checks.sh
+export PGOPTIONS="-c client_min_messages=warning"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+workers() { q postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'baton vacuum worker' AND datname = '$1'"; }
+vacuums() { q "$1" "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'baton._jobs'::regclass"; }
+dead() { q "$1" "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'baton._jobs'::regclass"; }
+
+for db in vw_on vw_off; do
+  q postgres "DROP DATABASE IF EXISTS $db"
+  q postgres "CREATE DATABASE $db"
+  q $db "CREATE EXTENSION baton"
+  q $db "ALTER TABLE baton._jobs SET (autovacuum_enabled = false)"
+  q $db "SELECT baton.create_queue('v')" >/dev/null
+done
+q postgres "ALTER DATABASE vw_on SET baton.vacuum_worker = on"
+q postgres "ALTER DATABASE vw_on SET baton.vacuum_threshold = 1000"
+q postgres "ALTER DATABASE vw_off SET baton.vacuum_threshold = 1000"
+
+# 4 sessions per database claim and complete 2,000 jobs each, 100 a call:
+# 2 dead versions per job. Each samples the number of workers as it goes.
+churn() {  # churn DB SESSION
+  local i
+  for i in $(seq 20); do
+    q "$1" "SELECT count(baton.complete(c.id, c.lease_token)) FROM baton.claim('v', 'w$2', 100) c" >/dev/null
+    workers "$1" >>"$work/workers.$1"
+  done
+}
+work=$(mktemp -d /tmp/baton-vacuum.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+for db in vw_on vw_off; do
+  q $db "SELECT count(baton.enqueue('v', jsonb_build_object('n', g))) FROM generate_series(1, 8000) g" >/dev/null
+  for s in 1 2 3 4; do churn $db $s & done
+done
+wait
+
+# A claim after the sessions' statistics are in (a session reports them
+# when it ends) starts the worker if it has not started yet.
+seen_vacuum=0
+for _ in $(seq 60); do
+  q vw_on "SELECT count(*) FROM baton.claim('v', 'w')" >/dev/null
+  q vw_off "SELECT count(*) FROM baton.claim('v', 'w')" >/dev/null
+  (($(vacuums vw_on) > 0)) && (($(dead vw_on) < 1000)) && { seen_vacuum=1; break; }
+  sleep 0.5
+done
+check "all jobs ended (on)" 0 "$(q vw_on "SELECT count(*) FROM baton._jobs WHERE state <> 'completed'")"
+check "all jobs ended (off)" 0 "$(q vw_off "SELECT count(*) FROM baton._jobs WHERE state <> 'completed'")"
+check "the worker vacuumed the table below its threshold" 1 "$seen_vacuum"
+check "never more than one worker in the database" 1 "$(sort -n "$work/workers.vw_on" | tail -1 | awk '{print ($1 <= 1)}')"
+check "no worker where it is off" 0 "$(cat "$work/workers.vw_off" | sort -n | tail -1)"
+check "nothing vacuumed where it is off" 0 "$(vacuums vw_off)"
+
+# Idle, it exits within a few seconds; then the database can go.
+for _ in $(seq 40); do [ "$(workers vw_on)" = 0 ] && break; sleep 0.25; done
+check "the worker exits when idle" 0 "$(workers vw_on)"
+q postgres "DROP DATABASE vw_on"
+q postgres "DROP DATABASE vw_off"
+check "both databases dropped" 0 "$(q postgres "SELECT count(*) FROM pg_database WHERE datname IN ('vw_on', 'vw_off')")"
+((fails == 0))
