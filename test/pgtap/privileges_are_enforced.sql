@@ -9,7 +9,7 @@
 -- The GRANT blocks below are copied verbatim from docs/security.md: keep the
 -- two identical.
 BEGIN;
-SELECT plan(202);
+SELECT plan(207);
 
 -------------------------------------------------------------------------------
 -- Nothing in schema baton is granted to PUBLIC (a NULL ACL means the
@@ -837,6 +837,19 @@ SELECT results_eq($$SELECT ord, inserted FROM hj_u2$$, $$VALUES (1, false)$$,
                   'hijack attempt: sorted_upsert updated an existing row');
 SELECT results_eq($$SELECT k, v FROM baton_tap_evil.up ORDER BY k$$, $$VALUES (1, 5), (2, 1)$$,
                   'hijack attempt: sorted_upsert wrote the right rows');
+
+-- The vacuum worker's settings are a superuser's (docs/security.md).
+SET ROLE baton_worker;
+SELECT throws_ok($$SET baton.vacuum_worker = on$$, '42501', NULL,
+                 'a worker role cannot turn the vacuum worker on');
+SELECT throws_ok($$SET baton.vacuum_threshold = 100$$, '42501', NULL,
+                 'a worker role cannot change the vacuum threshold');
+RESET ROLE;
+SELECT throws_ok($$SET baton.vacuum_threshold = 99$$, '22023', NULL,
+                 'a vacuum threshold below 100 is refused');
+SELECT throws_ok($$SET baton.vacum_worker = on$$, '42602', NULL,
+                 'a misspelt baton setting is refused (the prefix is reserved)');
+SELECT lives_ok($$SET LOCAL baton.vacuum_threshold = 100$$, 'a superuser sets the vacuum threshold');
 
 SELECT * FROM finish();
 ROLLBACK;
