@@ -401,8 +401,9 @@ Claimed run(rows::JobTable &table, ResultRows &result, const Args &a)
 void upkeep(const Args &a, const Claimed &c)
 {
     TimestampTz now = read_clock();
-    retention::prune(a.queue, c.queue, now);
-    vacuum::maybe_start(now);
+    vacuum::look(now);
+    if (!vacuum::worker_prunes())
+        retention::prune(a.queue, c.queue, now);
 }
 
 } // namespace baton::claim

@@ -33,8 +33,9 @@ Claimed into(rows::JobTable &table, ResultRows &result, const Args &a);
 // more; one that gets jobs unregisters it.
 Claimed run(rows::JobTable &table, ResultRows &result, const Args &a);
 
-// The table's upkeep after a claim, its JobTable closed: the queue's
-// expired finished jobs (retention.hpp), the vacuum worker (vacuum.hpp).
+// The table's upkeep after a claim, its JobTable closed: a look for the
+// vacuum worker (vacuum.hpp), then the queue's expired finished jobs
+// (retention.hpp) unless that worker runs and deletes them itself.
 void upkeep(const Args &a, const Claimed &c);
 
 } // namespace baton::claim

@@ -2,7 +2,8 @@
 // queue's retention (set_retention; 7 days for a new queue, none for a queue
 // created before 0.2.0) are deleted by the claims of that queue, a bounded
 // batch at a time, so that a queue that never stops never grows and nobody
-// has to call purge.
+// has to call purge. While the database's vacuum worker runs (vacuum.hpp),
+// it deletes them instead, through the same baton._delete_finished.
 #pragma once
 
 #include "rows.hpp"

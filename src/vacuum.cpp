@@ -8,6 +8,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/vacuum.h"
+#include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "pgstat.h"
@@ -75,11 +76,14 @@ static bool worker_runs()
 }
 
 // Registering asks the postmaster for the worker; when every worker slot
-// is taken (max_worker_processes), a later claim asks again.
-static void start_if_needed()
+// is taken (max_worker_processes), a later look asks again. True when a
+// worker runs now.
+static bool start_if_needed()
 {
-    if (!needs_vacuum(jobs_table()) || worker_runs())
-        return;
+    if (worker_runs())
+        return true;
+    if (!needs_vacuum(jobs_table()))
+        return false;
     BackgroundWorker w = {};
     snprintf(w.bgw_name, sizeof w.bgw_name, "baton vacuum worker");
     snprintf(w.bgw_type, sizeof w.bgw_type, "baton vacuum worker");
@@ -90,16 +94,23 @@ static void start_if_needed()
     w.bgw_restart_time = BGW_NEVER_RESTART;
     w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
     (void) RegisterDynamicBackgroundWorker(&w, nullptr);
+    return false;
 }
 
 static TimestampTz next_look = 0;
+static bool worker_seen = false;  // at this backend's last look
 
-void maybe_start(TimestampTz now)
+void look(TimestampTz now)
 {
     if (!enabled || now < next_look)
         return;
     next_look = now + look_every_us;
-    pg::call([] { start_if_needed(); });
+    worker_seen = pg::call([] { return start_if_needed(); });
+}
+
+bool worker_prunes()
+{
+    return enabled && worker_seen;
 }
 
 // VACUUM (SKIP_LOCKED, TRUNCATE false) baton._jobs, as its own transactions:
@@ -118,16 +129,67 @@ static void vacuum_jobs()
     pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
-// One look: vacuums when the table needs it; says whether it did.
-static bool look_once()
+// One batch of retention for every queue that has one, as the claims'
+// (retention.cpp) would delete it; the most rows deleted from one queue.
+static const char *const prune_sql =
+    "SELECT coalesce(max(baton._delete_finished(q.queue, clock_timestamp() - q.retention, 1000)), 0)"
+    "  FROM baton._queues q WHERE q.retention IS NOT NULL";
+constexpr int64 prune_batch = 1000;
+constexpr int prunes_per_look = 20;  // then the vacuum gets its turn
+
+static bool has_retention()
+{
+    Oid schema = get_namespace_oid("baton", true);
+    Oid queues = OidIsValid(schema) ? get_relname_relid("_queues", schema) : InvalidOid;
+    return OidIsValid(queues) && get_attnum(queues, "retention") != InvalidAttrNumber;
+}
+
+static int64 prune_once()
 {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    bool due = enabled && needs_vacuum(jobs_table());
+    PushActiveSnapshot(GetTransactionSnapshot());
+    int64 most = 0;
+    if (has_retention()) {
+        pgstat_report_activity(STATE_RUNNING, prune_sql);
+        SPI_connect();
+        if (SPI_execute(prune_sql, false, 1) == SPI_OK_SELECT && SPI_processed == 1) {
+            bool isnull;
+            Datum n = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+            most = isnull ? 0 : DatumGetInt64(n);
+        }
+        SPI_finish();
+        pgstat_report_activity(STATE_IDLE, nullptr);
+    }
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    return most;
+}
+
+static bool vacuum_once()
+{
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    bool due = needs_vacuum(jobs_table());
     if (due)
         vacuum_jobs();
     CommitTransactionCommand();
     return due;
+}
+
+// One look: retention, then the vacuum if the table needs it; says whether
+// there was anything to do.
+static bool look_once()
+{
+    bool worked = false;
+    for (int i = 0; i < prunes_per_look; i++) {
+        int64 most = prune_once();
+        worked |= most > 0;
+        if (most < prune_batch)
+            break;
+    }
+    worked |= vacuum_once();
+    return worked;
 }
 
 static bool hold_worker_lock()
@@ -151,10 +213,11 @@ void baton_vacuum_worker_main(Datum database)
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid, 0);
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
     if (!hold_worker_lock())
         proc_exit(0);
     int idle = 0;
-    while (idle < idle_checks) {
+    while (idle < idle_checks && enabled) {
         idle = look_once() ? 0 : idle + 1;
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, look_every_us / 1000,
                          PG_WAIT_EXTENSION);

@@ -8,8 +8,10 @@
 //
 // No shared_preload_libraries and no restart: the claims of a database
 // whose settings turn it on start the worker (a dynamic background worker)
-// when the table needs a vacuum and no worker runs there; it exits when
-// three checks in a row, a second apart, found nothing to do.
+// when the table needs a vacuum and no worker runs there. While it runs it
+// also applies the queues' retention, so that no claim carries a batch of
+// deletes; it exits when three looks in a row, a second apart, found
+// nothing to delete or vacuum.
 #pragma once
 
 #include "pg_boundary.hpp"
@@ -23,8 +25,14 @@ namespace baton::vacuum {
 // baton.vacuum_worker and baton.vacuum_threshold (from _PG_init).
 void define_settings();
 
-// Called by every claim: at most once a second per backend, starts the
-// database's worker if it is on, the table needs it and none runs.
-void maybe_start(TimestampTz now);
+// Called by every claim: at most once a second per backend, looks whether
+// the database's worker runs, and starts it if it is on, none runs and the
+// table needs a vacuum.
+void look(TimestampTz now);
+
+// The worker also deletes finished jobs past their queue's retention, as
+// claims would (retention.hpp): true while this backend's last look saw it
+// run, and claims leave retention to it.
+bool worker_prunes();
 
 } // namespace baton::vacuum

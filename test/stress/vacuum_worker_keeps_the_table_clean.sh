@@ -2,8 +2,10 @@
 # The vacuum worker (src/vacuum.hpp): in a database whose settings turn
 # baton.vacuum_worker on, claims start one background worker, never two,
 # that vacuums baton._jobs once it holds baton.vacuum_threshold dead row
-# versions; in a database that leaves it off nothing vacuums. When the work
-# stops the worker exits, and the database can be dropped.
+# versions, and deletes finished jobs past their retention with no claim
+# running; in a database that leaves it off nothing vacuums, and finished
+# jobs wait for claims. When the work stops the worker exits, and the
+# database can be dropped.
 # autovacuum is off for both tables: only the worker can vacuum them.
 # Runs inside test/run.sh (PGHOST, PGPORT exported).
 set -u
@@ -21,6 +23,7 @@ for db in vw_on vw_off; do
   q $db "CREATE EXTENSION baton"
   q $db "ALTER TABLE baton._jobs SET (autovacuum_enabled = false)"
   q $db "SELECT baton.create_queue('v')" >/dev/null
+  q $db "SELECT baton.set_retention('v', '1 second')" >/dev/null
 done
 q postgres "ALTER DATABASE vw_on SET baton.vacuum_worker = on"
 q postgres "ALTER DATABASE vw_on SET baton.vacuum_threshold = 1000"
@@ -54,6 +57,12 @@ for _ in $(seq 60); do
 done
 check "all jobs ended (on)" 0 "$(q vw_on "SELECT count(*) FROM baton._jobs WHERE state <> 'completed'")"
 check "all jobs ended (off)" 0 "$(q vw_off "SELECT count(*) FROM baton._jobs WHERE state <> 'completed'")"
+
+# No claim from here on: finished jobs past their second of retention go
+# only if the worker deletes them.
+for _ in $(seq 40); do [ "$(q vw_on "SELECT count(*) FROM baton._jobs")" = 0 ] && break; sleep 0.25; done
+check "the worker deleted the expired finished jobs, no claim running" 0 "$(q vw_on "SELECT count(*) FROM baton._jobs")"
+check "without it they wait for the next claim" t "$(q vw_off "SELECT count(*) > 0 FROM baton._jobs")"
 check "the worker vacuumed the table below its threshold" 1 "$seen_vacuum"
 check "never more than one worker in the database" 1 "$(sort -n "$work/workers.vw_on" | tail -1 | awk '{print ($1 <= 1)}')"
 check "no worker where it is off" 0 "$(cat "$work/workers.vw_off" | sort -n | tail -1)"
