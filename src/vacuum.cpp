@@ -192,6 +192,24 @@ static bool look_once()
     return worked;
 }
 
+// What the database's or the server's settings must not change for the
+// worker, as autovacuum does for itself: a statement_timeout would cancel
+// every long VACUUM, a stricter isolation level would fail the deletes.
+static void override_settings()
+{
+    static const char *const settings[][2] = {
+        {"search_path", "pg_catalog, pg_temp"},
+        {"statement_timeout", "0"},
+        {"lock_timeout", "0"},
+        {"idle_in_transaction_session_timeout", "0"},
+        {"default_transaction_isolation", "read committed"},
+        {"default_transaction_read_only", "off"},
+        {"synchronous_commit", "local"},
+    };
+    for (const auto &setting : settings)
+        SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 static bool hold_worker_lock()
 {
     StartTransactionCommand();
@@ -213,7 +231,7 @@ void baton_vacuum_worker_main(Datum database)
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid, 0);
-    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+    override_settings();
     if (!hold_worker_lock())
         proc_exit(0);
     int idle = 0;
