@@ -26,6 +26,8 @@ struct Queue {
     int64 epoch;
     int levels;
     Level level[8];
+    bool has_lease_floor;
+    TimestampTz lease_floor;
 };
 
 namespace {
@@ -78,11 +80,13 @@ Queue *find(Oid jobs, Datum queue)
         memcpy(q->name, name, len);
         q->name[len] = '\0';
         q->levels = 0;
+        q->has_lease_floor = false;
     }
     if (q->jobs != jobs || q->epoch != epoch) {
         q->jobs = jobs;
         q->epoch = epoch;
         q->levels = 0;
+        q->has_lease_floor = false;
     }
     return q;
 }
@@ -112,6 +116,22 @@ void set(Queue *q, int32 priority, TimestampTz from)
         }
     if (q->levels < static_cast<int>(sizeof q->level / sizeof q->level[0]))
         q->level[q->levels++] = {priority, from};
+}
+
+bool lease_floor(const Queue *q, TimestampTz *from)
+{
+    if (q == nullptr || !q->has_lease_floor)
+        return false;
+    *from = q->lease_floor;
+    return true;
+}
+
+void set_lease_floor(Queue *q, TimestampTz from)
+{
+    if (q == nullptr)
+        return;
+    q->has_lease_floor = true;
+    q->lease_floor = from;
 }
 
 bool own_statement = false;

@@ -1,4 +1,5 @@
-// Where a claim starts reading each priority of a queue in _jobs_ready.
+// Where a claim starts reading each priority of a queue in _jobs_ready, and
+// the range of possibly expired leases in _jobs_running.
 //
 // A claim leaves behind the ready entry of every job it takes: the entry
 // points to a version that is dead once the claim commits, and only VACUUM
@@ -52,6 +53,16 @@ bool highest_below(const Queue *q, bool has_below, int32 below, int32 *priority,
 
 // The priority's entries a claim could take are at run_at `from` or later.
 void set(Queue *q, int32 priority, TimestampTz from);
+
+// The same for _jobs_running, which claims read for leases that may have
+// expired (queue =, reclaim_after <= now): a completed or reclaimed job
+// leaves its entry there too. The leases a claim could find expired have a
+// reclaim_after of `from` or later; false when this backend knows of no
+// such floor. Every reclaim_after baton writes is its writer's clock plus
+// a lease (or NULL): only an SQL statement can backdate one, and it moves
+// the epoch.
+bool lease_floor(const Queue *q, TimestampTz *from);
+void set_lease_floor(Queue *q, TimestampTz from);
 
 // Whether the statement running is one of baton's own (spi::exec): the
 // statement trigger leaves the epoch to its caller, which moves it itself

@@ -409,10 +409,43 @@ JobTable::Scan JobTable::blocked(Datum queue, TimestampTz now)
     return queue_scan(blocked_index, 2, queue, now);
 }
 
+// _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...:
+// queue =, reclaim_after >= the floor (-infinity when none) and <= now.
+static void lease_keys(ScanKeyData *out, Relation index, Datum queue, TimestampTz from, TimestampTz now)
+{
+    queue_key(&out[0], index, queue);
+    ScanKeyEntryInitialize(&out[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid, InvalidOid, F_TIMESTAMPTZ_GE,
+                           TimestampTzGetDatum(from));
+    ScanKeyEntryInitialize(&out[2], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid, F_TIMESTAMPTZ_LE,
+                           TimestampTzGetDatum(now));
+}
+
 JobTable::Scan JobTable::expiring(Datum queue, TimestampTz now)
 {
-    // _jobs_running (queue, reclaim_after) WHERE state = 'running' AND ...
-    return queue_scan(running_index, 2, queue, now);
+    Relation idx = index_[running_index];
+    Scan s;
+    s.table_ = this;
+    s.leases_ = true;
+    s.now_ = now;
+    s.scan_ = pg::call([&] {
+        if (scan_slot_[running_index] == nullptr)
+            scan_slot_[running_index] = table_slot_create(rel_, &estate_->es_tupleTable);
+        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 3);
+        scan->xs_want_itup = true;
+        return scan;
+    });
+    // The epoch is read after the snapshot was taken (floors.hpp).
+    s.floors_ = floors::find(RelationGetRelid(rel_), queue);
+    s.slot_ = scan_slot_[running_index];
+    TimestampTz from = DT_NOBEGIN;
+    (void) floors::lease_floor(s.floors_, &from);
+    pg::call([&] {
+        ScanKeyData keys[3];
+        lease_keys(keys, idx, queue, from, now);
+        index_rescan(s.scan_, keys, 3, nullptr, 0);
+    });
+    open_scans_++;
+    return s;
 }
 
 bool JobTable::find(int64 id)
@@ -638,6 +671,8 @@ bool JobTable::Scan::next()
 {
     if (skips_future_)
         return next_due();
+    if (leases_)
+        return next_lease();
     return pg::call([this] {
         if (!index_getnext_slot(scan_, ForwardScanDirection, slot_))
             return false;
@@ -671,6 +706,31 @@ bool JobTable::Scan::next_due()
                     start_probe();
                     CHECK_FOR_INTERRUPTS();
                     continue;
+                }
+            }
+            if (index_fetch_heap(scan_, slot_)) {
+                slot_getallattrs(slot_);
+                return true;
+            }
+        }
+    });
+}
+
+// index_getnext_slot, noting the first entry's reclaim_after (the first
+// the index did not already know to be dead): the new lease floor.
+bool JobTable::Scan::next_lease()
+{
+    return pg::call([this] {
+        for (;;) {
+            if (!scan_->xs_heap_continue) {
+                if (index_getnext_tid(scan_, ForwardScanDirection) == nullptr) {
+                    lease_ended_ = true;
+                    return false;
+                }
+                if (!lease_seen_) {
+                    bool isnull;
+                    lease_seen_ = true;
+                    lease_from_ = DatumGetTimestampTz(index_getattr(scan_->xs_itup, 2, scan_->xs_itupdesc, &isnull));
                 }
             }
             if (index_fetch_heap(scan_, slot_)) {
@@ -747,6 +807,11 @@ void JobTable::Scan::finish_priority()
 void JobTable::Scan::end()
 {
     finish_priority();
+    if (leases_ && (lease_seen_ || lease_ended_)) {
+        // New entries come at their writer's clock or later (floors.hpp).
+        TimestampTz cap = now_ - floors::margin;
+        floors::set_lease_floor(floors_, lease_seen_ && lease_from_ < cap ? lease_from_ : cap);
+    }
     pg::call([this] {
         Snapshot snapshot = scan_->xs_snapshot;
         index_endscan(scan_);

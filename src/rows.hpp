@@ -182,6 +182,7 @@ public:
     private:
         friend class JobTable;
         bool next_due();
+        bool next_lease();
         // ready()'s segments: the priorities below below_ (all at first)
         // that have no floor, down to the highest one that has (a probe),
         // then that one from its floor (in_level_), then on below it.
@@ -207,6 +208,10 @@ public:
         bool seen_ = false;        // the first entry of the priority being read
         int32 seen_priority_ = 0;
         TimestampTz seen_from_ = 0;
+        bool leases_ = false;      // expiring(): read from the lease floor
+        bool lease_seen_ = false;  // its first entry was read, at lease_from_
+        TimestampTz lease_from_ = 0;
+        bool lease_ended_ = false;  // read to its end
     };
     // Ready jobs of a queue due at `now`, in claim order. The scan reads each
     // index entry before the row it points to: an entry not due yet ends its
@@ -216,6 +221,9 @@ public:
     // from its floor (src/floors.hpp): the entries dead claims left below it
     // are not walked either.
     Scan ready(Datum queue, TimestampTz now);
+    // Running jobs of a queue whose reclaim_after has passed, read from the
+    // lease floor (src/floors.hpp): the entries completed and reclaimed
+    // jobs left below it are not walked.
     Scan expiring(Datum queue, TimestampTz now);
     // Ready jobs of a queue parked until a time that has come (parks()).
     Scan blocked(Datum queue, TimestampTz now);
