@@ -210,11 +210,18 @@ static void override_settings()
         SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
 }
 
+// A claim's look holds the lock for a moment (worker_runs): a worker that
+// meets one tries again; one that meets another worker gives up.
 static bool hold_worker_lock()
 {
     StartTransactionCommand();
     LOCKTAG tag = worker_tag();
-    bool alone = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+    bool alone = false;
+    for (int attempt = 0; attempt < 50 && !alone; attempt++) {
+        alone = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+        if (!alone)
+            pg_usleep(10 * 1000L);
+    }
     CommitTransactionCommand();
     return alone;
 }
