@@ -380,26 +380,34 @@ static void level_keys(ScanKeyData *out, Relation index, Datum queue, int32 leve
                            TimestampTzGetDatum(from));
 }
 
-JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
+// A scan of index `which` for `queue` that reads each entry before its row
+// (xs_want_itup) and starts from this backend's floors; keys set by the caller.
+JobTable::Scan JobTable::floored_scan(int which, Datum queue, TimestampTz now)
 {
-    Relation idx = index_[ready_index];
+    Relation idx = index_[which];
     Scan s;
     s.table_ = this;
-    s.skips_future_ = true;
     s.queue_ = queue;
     s.now_ = now;
     s.scan_ = pg::call([&] {
-        if (scan_slot_[ready_index] == nullptr)
-            scan_slot_[ready_index] = table_slot_create(rel_, &estate_->es_tupleTable);
+        if (scan_slot_[which] == nullptr)
+            scan_slot_[which] = table_slot_create(rel_, &estate_->es_tupleTable);
         IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 3);
         scan->xs_want_itup = true;
         return scan;
     });
     // The epoch is read after the snapshot was taken (floors.hpp).
     s.floors_ = floors::find(RelationGetRelid(rel_), queue);
-    s.slot_ = scan_slot_[ready_index];
-    pg::call([&] { s.start_probe(); });
+    s.slot_ = scan_slot_[which];
     open_scans_++;
+    return s;
+}
+
+JobTable::Scan JobTable::ready(Datum queue, TimestampTz now)
+{
+    Scan s = floored_scan(ready_index, queue, now);
+    s.skips_future_ = true;
+    pg::call([&] { s.start_probe(); });
     return s;
 }
 
@@ -422,29 +430,15 @@ static void lease_keys(ScanKeyData *out, Relation index, Datum queue, TimestampT
 
 JobTable::Scan JobTable::expiring(Datum queue, TimestampTz now)
 {
-    Relation idx = index_[running_index];
-    Scan s;
-    s.table_ = this;
+    Scan s = floored_scan(running_index, queue, now);
     s.leases_ = true;
-    s.now_ = now;
-    s.scan_ = pg::call([&] {
-        if (scan_slot_[running_index] == nullptr)
-            scan_slot_[running_index] = table_slot_create(rel_, &estate_->es_tupleTable);
-        IndexScanDesc scan = compat::index_begin(rel_, idx, RegisterSnapshot(GetActiveSnapshot()), 3);
-        scan->xs_want_itup = true;
-        return scan;
-    });
-    // The epoch is read after the snapshot was taken (floors.hpp).
-    s.floors_ = floors::find(RelationGetRelid(rel_), queue);
-    s.slot_ = scan_slot_[running_index];
     TimestampTz from = DT_NOBEGIN;
     (void) floors::lease_floor(s.floors_, &from);
     pg::call([&] {
         ScanKeyData keys[3];
-        lease_keys(keys, idx, queue, from, now);
+        lease_keys(keys, s.scan_->indexRelation, queue, from, now);
         index_rescan(s.scan_, keys, 3, nullptr, 0);
     });
-    open_scans_++;
     return s;
 }
 

@@ -314,6 +314,7 @@ private:
     void find_indexes();
     IndexScanDesc begin(int which, const Key *keys, int nkeys);
     Scan queue_scan(int which, AttrNumber time_col, Datum queue, TimestampTz now);
+    Scan floored_scan(int which, Datum queue, TimestampTz now);
     void end_find();
     Values ready_values(const NewJob &job);
     void store(const Values &values);
