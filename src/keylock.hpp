@@ -21,6 +21,7 @@ enum class Space : uint16 {
     waiter = 16986,       // sessions idle on a queue hold it shared (session level)
     gate = 16987,         // notifying commits share it; a session registering idle waits for them
     vacuum_worker = 16988,  // a database's vacuum worker holds it (session level) while it runs
+    vacuum_launch = 16989,  // the backend that starts a vacuum worker holds it until the worker runs
 };
 
 // The lock tag of a key: database, 64-bit hash of the key bytes, space.

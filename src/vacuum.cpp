@@ -53,6 +53,14 @@ static LOCKTAG worker_tag()
     return keylock::tag(keylock::Space::vacuum_worker, "", 0);
 }
 
+// The backend that starts this database's worker holds it from the
+// registration until the worker holds worker_tag: the other backends'
+// looks in between start none.
+static LOCKTAG launch_tag()
+{
+    return keylock::tag(keylock::Space::vacuum_launch, "", 0);
+}
+
 static Oid jobs_table()
 {
     Oid schema = get_namespace_oid("baton", true);
@@ -66,24 +74,18 @@ static bool needs_vacuum(Oid table)
     return stats && compat::dead_tuples(stats) >= threshold;
 }
 
-static bool worker_runs()
+// Held (tag's lock taken in a mode its holder's conflicts with): a probe
+// takes the share mode for a moment, so that probes never meet each other.
+static bool held(LOCKTAG tag)
 {
-    LOCKTAG tag = worker_tag();
-    if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+    if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
         return true;
-    LockRelease(&tag, ExclusiveLock, false);
+    LockRelease(&tag, ShareLock, false);
     return false;
 }
 
-// Registering asks the postmaster for the worker; when every worker slot
-// is taken (max_worker_processes), a later look asks again. True when a
-// worker runs now.
-static bool start_if_needed()
+static BackgroundWorkerHandle *register_worker()
 {
-    if (worker_runs())
-        return true;
-    if (!needs_vacuum(jobs_table()))
-        return false;
     BackgroundWorker w = {};
     snprintf(w.bgw_name, sizeof w.bgw_name, "baton vacuum worker");
     snprintf(w.bgw_type, sizeof w.bgw_type, "baton vacuum worker");
@@ -93,8 +95,48 @@ static bool start_if_needed()
     w.bgw_start_time = BgWorkerStart_RecoveryFinished;
     w.bgw_restart_time = BGW_NEVER_RESTART;
     w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-    (void) RegisterDynamicBackgroundWorker(&w, nullptr);
-    return false;
+    w.bgw_notify_pid = MyProcPid;  // for WaitForBackgroundWorkerStartup
+    BackgroundWorkerHandle *handle = nullptr;
+    return RegisterDynamicBackgroundWorker(&w, &handle) ? handle : nullptr;
+}
+
+constexpr long launch_wait_ms = 5000;  // then the launch lock goes, worker or not
+
+// Until the worker holds its lock, has stopped, or launch_wait_ms passed:
+// its process starts and connects in a few milliseconds (a few hundred
+// with assertions), once per worker's life.
+static bool wait_until_it_runs(BackgroundWorkerHandle *handle)
+{
+    pid_t pid;
+    if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+        return false;
+    TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launch_wait_ms);
+    while (!held(worker_tag())) {
+        if (GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED || GetCurrentTimestamp() > give_up)
+            return false;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    return true;
+}
+
+// Registering asks the postmaster for the worker; when every worker slot
+// is taken (max_worker_processes), a later look asks again. True when a
+// worker runs now, or another backend is starting one.
+static bool start_if_needed()
+{
+    if (held(worker_tag()))
+        return true;
+    if (!needs_vacuum(jobs_table()))
+        return false;
+    LOCKTAG launch = launch_tag();
+    if (LockAcquire(&launch, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+        return true;
+    BackgroundWorkerHandle *handle = register_worker();
+    bool runs = handle && wait_until_it_runs(handle);
+    LockRelease(&launch, ExclusiveLock, false);
+    return runs;
 }
 
 static TimestampTz next_look = 0;
@@ -210,17 +252,17 @@ static void override_settings()
         SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
 }
 
-// A claim's look holds the lock for a moment (worker_runs): a worker that
-// meets one tries again; one that meets another worker gives up.
+// A look holds the lock for a moment (held): a worker that meets one tries
+// again; one that meets another worker gives up.
 static bool hold_worker_lock()
 {
     StartTransactionCommand();
     LOCKTAG tag = worker_tag();
     bool alone = false;
-    for (int attempt = 0; attempt < 50 && !alone; attempt++) {
+    for (int attempt = 0; attempt < 500 && !alone; attempt++) {
         alone = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
         if (!alone)
-            pg_usleep(10 * 1000L);
+            pg_usleep(1000L);
     }
     CommitTransactionCommand();
     return alone;
