@@ -95,24 +95,22 @@ static BackgroundWorkerHandle *register_worker()
     w.bgw_start_time = BgWorkerStart_RecoveryFinished;
     w.bgw_restart_time = BGW_NEVER_RESTART;
     w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-    w.bgw_notify_pid = MyProcPid;  // for WaitForBackgroundWorkerStartup
     BackgroundWorkerHandle *handle = nullptr;
     return RegisterDynamicBackgroundWorker(&w, &handle) ? handle : nullptr;
 }
 
-constexpr long launch_wait_ms = 5000;  // then the launch lock goes, worker or not
+constexpr long launch_wait_ms = 2000;  // then the launch lock goes, worker or not
 
 // Until the worker holds its lock, has stopped, or launch_wait_ms passed:
-// its process starts and connects in a few milliseconds (a few hundred
-// with assertions), once per worker's life.
+// its process starts and connects in a few milliseconds, once per
+// worker's life.
 static bool wait_until_it_runs(BackgroundWorkerHandle *handle)
 {
-    pid_t pid;
-    if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
-        return false;
     TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launch_wait_ms);
     while (!held(worker_tag())) {
-        if (GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED || GetCurrentTimestamp() > give_up)
+        pid_t pid;
+        BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+        if ((status != BGWH_NOT_YET_STARTED && status != BGWH_STARTED) || GetCurrentTimestamp() > give_up)
             return false;
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
