@@ -107,10 +107,11 @@ constexpr long launch_wait_ms = 2000;  // then the launch lock goes, worker or n
 static bool wait_until_it_runs(BackgroundWorkerHandle *handle)
 {
     TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launch_wait_ms);
-    while (!held(worker_tag())) {
+    for (long waits = 0; !held(worker_tag()); waits++) {
         pid_t pid;
         BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
-        if ((status != BGWH_NOT_YET_STARTED && status != BGWH_STARTED) || GetCurrentTimestamp() > give_up)
+        if ((status != BGWH_NOT_YET_STARTED && status != BGWH_STARTED) || waits >= launch_wait_ms ||
+            GetCurrentTimestamp() > give_up)
             return false;
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
@@ -131,8 +132,11 @@ static bool start_if_needed()
     LOCKTAG launch = launch_tag();
     if (LockAcquire(&launch, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
         return true;
-    BackgroundWorkerHandle *handle = register_worker();
-    bool runs = handle && wait_until_it_runs(handle);
+    bool runs = held(worker_tag());  // another backend's launch may have ended since the first look
+    if (!runs) {
+        BackgroundWorkerHandle *handle = register_worker();
+        runs = handle && wait_until_it_runs(handle);
+    }
     LockRelease(&launch, ExclusiveLock, false);
     return runs;
 }
