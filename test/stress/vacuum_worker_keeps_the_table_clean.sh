@@ -77,14 +77,14 @@ check "all jobs ended (off)" 0 "$(q vw_off "SELECT count(*) FROM baton._jobs WHE
 
 # No claim from here on: finished jobs past their second of retention go
 # only if the worker deletes them.
-for _ in $(seq 40); do [ "$(q vw_on "SELECT count(*) FROM baton._jobs")" = 0 ] && break; sleep 0.25; done
+for _ in $(seq 200); do [ "$(q vw_on "SELECT count(*) FROM baton._jobs")" = 0 ] && break; sleep 0.25; done
 check "the worker deleted the expired finished jobs, no claim running" 0 "$(q vw_on "SELECT count(*) FROM baton._jobs")"
 check "without it they wait for the next claim" t "$(q vw_off "SELECT count(*) > 0 FROM baton._jobs")"
 check "the worker vacuumed the table below its threshold" 1 "$seen_vacuum"
 check "nothing vacuumed where it is off" 0 "$(vacuums vw_off)"
 
 # Idle, it exits within a few seconds; then the database can go.
-for _ in $(seq 40); do [ "$(workers vw_on)" = 0 ] && break; sleep 0.25; done
+for _ in $(seq 200); do [ "$(workers vw_on)" = 0 ] && break; sleep 0.25; done
 check "the worker exits when idle" 0 "$(workers vw_on)"
 kill "${samplers[@]}"; wait "${samplers[@]}" 2>/dev/null
 most() { grep -E '^[0-9]+$' "$work/workers.$1" | sort -n | tail -1; }

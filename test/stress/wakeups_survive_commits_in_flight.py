@@ -42,7 +42,7 @@ def connect(sync):
 def set_standby(names):
     admin("ALTER SYSTEM SET synchronous_standby_names = '%s'" % names)
     admin("SELECT pg_reload_conf()")
-    time.sleep(0.3)  # every backend has read the new setting
+    time.sleep(1.0)  # the checkpointer (it tells commits whether to wait) and every backend have read it
 
 
 def wait_for(cur, sql, what, failures, timeout=10.0):

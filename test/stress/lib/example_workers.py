@@ -57,7 +57,7 @@ WORK_MS = 60
 SLOW_EVERY, SLOW_MS = 60, 4000
 FAIL_EVERY = 45
 POLL = 2            # seconds between the workers' polls
-HARD_SECONDS = 55.0
+HARD_SECONDS = 120.0
 QUEUE = "examples"
 
 
