@@ -99,22 +99,19 @@ static BackgroundWorkerHandle *register_worker()
     return RegisterDynamicBackgroundWorker(&w, &handle) ? handle : nullptr;
 }
 
-constexpr long launch_wait_ms = 2000;  // then the launch lock goes, worker or not
+constexpr int launch_wait_ms = 2000;  // then the launch lock goes, worker or not
 
-// Until the worker holds its lock, has stopped, or launch_wait_ms passed:
-// its process starts and connects in a few milliseconds, once per
-// worker's life.
+// Until the worker holds its lock, has stopped, or launch_wait_ms passed
+// (a millisecond a turn): its process starts and connects in a few
+// milliseconds, once per worker's life.
 static bool wait_until_it_runs(BackgroundWorkerHandle *handle)
 {
-    TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launch_wait_ms);
-    for (long waits = 0; !held(worker_tag()); waits++) {
+    for (int waited_ms = 0; !held(worker_tag()); waited_ms++) {
         pid_t pid;
         BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
-        if ((status != BGWH_NOT_YET_STARTED && status != BGWH_STARTED) || waits >= launch_wait_ms ||
-            GetCurrentTimestamp() > give_up)
+        if ((status != BGWH_NOT_YET_STARTED && status != BGWH_STARTED) || waited_ms >= launch_wait_ms)
             return false;
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
+        (void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
         CHECK_FOR_INTERRUPTS();
     }
     return true;
